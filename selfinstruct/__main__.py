@@ -1,0 +1,5 @@
+import sys
+
+from selfinstruct.cli import main
+
+sys.exit(main())

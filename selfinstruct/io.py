@@ -1,0 +1,148 @@
+"""File I/O shared by every area: JSON/JSONL reading with file:line errors, atomic and durable writes.
+
+Reading is lazy (a generator) so a million-line input costs one line of memory.
+Writing is either atomic (temp file + fsync + rename: a reader sees the old
+file or the new one, never half) or append + fsync for logs. OSError (disk full,
+permission) becomes StorageError naming the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from selfinstruct.errors import InputError, StorageError
+
+__all__ = [
+    "iter_jsonl",
+    "read_json_records",
+    "dumps_line",
+    "write_jsonl_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+    "append_lines_durable",
+    "fsync_dir",
+]
+
+
+def iter_jsonl(path: str | os.PathLike[str], *, require_object: bool = True) -> Iterator[tuple[int, Any]]:
+    """Yield (line_number, value) for each non-blank line; malformed JSON raises InputError(file:line)."""
+    p = Path(path)
+    try:
+        fh = p.open("rb")
+    except FileNotFoundError as exc:
+        raise InputError("file not found", path=str(p)) from exc
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", path=str(p)) from exc
+    with fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON: {exc}", path=str(p), line=lineno) from exc
+            if require_object and not isinstance(value, dict):
+                raise InputError(f"expected a JSON object, got {type(value).__name__}", path=str(p), line=lineno)
+            yield lineno, value
+
+
+def read_json_records(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Read a JSON array of objects or a JSONL file; return (line_or_index, record) pairs.
+
+    For a JSON array the first number is the 1-based position in the array.
+    """
+    p = Path(path)
+    try:
+        head = p.open("rb").read(4096).lstrip()
+    except FileNotFoundError as exc:
+        raise InputError("file not found", path=str(p)) from exc
+    if head.startswith(b"["):
+        try:
+            data = orjson.loads(p.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON array: {exc}", path=str(p)) from exc
+        out = []
+        for i, rec in enumerate(data, start=1):
+            if not isinstance(rec, dict):
+                raise InputError(f"array item {i} is {type(rec).__name__}, expected an object", path=str(p))
+            out.append((i, rec))
+        return out
+    return list(iter_jsonl(p))
+
+
+def dumps_line(obj: Any) -> bytes:
+    """One JSONL line (with the newline). Non-ASCII kept as UTF-8."""
+    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _storage_error(path: Path, exc: OSError) -> StorageError:
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"{path}: no space left on device")
+    return StorageError(f"{path}: {exc.strerror or exc}")
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """fsync a directory so a rename inside it survives a crash."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
+    """Write the whole file atomically: temp file in the same folder, fsync, rename."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    payload = data.encode() if isinstance(data, str) else data
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise _storage_error(p, exc) from exc
+    fsync_dir(p.parent)
+
+
+def write_jsonl_atomic(path: str | os.PathLike[str], records: Iterable[Any]) -> int:
+    """Write records as JSONL atomically; return how many were written."""
+    chunks = [dumps_line(r) for r in records]
+    write_text_atomic(path, b"".join(chunks))
+    return len(chunks)
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: bool = True) -> None:
+    opt = orjson.OPT_INDENT_2 if indent else 0
+    write_text_atomic(path, orjson.dumps(obj, option=opt | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+
+
+def append_lines_durable(path: str | os.PathLike[str], lines: Iterable[bytes]) -> int:
+    """Append already-encoded lines and fsync; return the file size afterwards."""
+    p = Path(path)
+    try:
+        with open(p, "ab") as fh:
+            for line in lines:
+                fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+            return fh.tell()
+    except OSError as exc:
+        raise _storage_error(p, exc) from exc
