@@ -1,0 +1,71 @@
+"""Which failures are retried, and how long to wait before the next attempt.
+
+Decided by exception type (see ``selfinstruct.errors``), never by message text:
+retryable errors and context-length errors (after max_tokens shrinks) are tried
+again; everything else is final. The wait is exponential backoff with *full
+jitter* (uniform in [0, min(cap, base * 2**(n-1))]), floored by the server's
+Retry-After when it sent one. A context-length retry waits nothing: the next
+attempt is a different request (smaller max_tokens), not a repeat.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from selfinstruct.errors import ConfigError, ContextLengthExceeded, RetryableError
+
+__all__ = ["RetryConfig", "backoff_delay", "is_retryable", "make_retrying"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryConfig:
+    max_attempts: int = field(default=8, metadata={"help": "attempts per request before it is written to OUT.failed.jsonl"})
+    backoff_base: float = field(default=0.5, metadata={"help": "first backoff window in seconds"})
+    backoff_max: float = field(default=30.0, metadata={"help": "largest backoff window in seconds"})
+    timeout: float = field(default=60.0, metadata={"help": "per-request timeout in seconds (connect + answer)"})
+    shrink_factor: float = field(default=0.8, metadata={"help": "max_tokens multiplier after a context-length error"})
+    min_max_tokens: int = field(default=16, metadata={"help": "give up shrinking max_tokens below this"})
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.timeout <= 0:
+            raise ConfigError(f"timeout must be positive, got {self.timeout}")
+        if not 0 < self.shrink_factor < 1:
+            raise ConfigError(f"shrink_factor must be in (0, 1), got {self.shrink_factor}")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, ContextLengthExceeded):
+        return exc.retryable
+    return isinstance(exc, RetryableError)
+
+
+def backoff_delay(attempt: int, exc: BaseException | None, config: RetryConfig, rng: random.Random) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+    if isinstance(exc, ContextLengthExceeded):
+        return 0.0
+    window = min(config.backoff_max, config.backoff_base * (2 ** (attempt - 1)))
+    delay = rng.uniform(0.0, window)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None and retry_after > delay:
+        delay = float(retry_after)
+    return delay
+
+
+def make_retrying(config: RetryConfig, rng: random.Random) -> AsyncRetrying:
+    """A tenacity controller for one request (tenacity keeps per-call state, so make one per request)."""
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        return backoff_delay(state.attempt_number, exc, config, rng)
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(config.max_attempts),
+        wait=wait,
+        retry=retry_if_exception(is_retryable),
+        reraise=True,
+    )

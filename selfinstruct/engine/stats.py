@@ -1,0 +1,172 @@
+"""Run statistics: counters the engine updates, a cost estimate from a price table, and the live display.
+
+The display is a ``rich`` progress line on a TTY and a plain log line every few
+seconds otherwise (logs stay greppable in systemd/journald). The final summary
+goes to stderr and the same numbers to a stats JSON next to the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+__all__ = ["EngineStats", "PriceTable", "DEFAULT_PRICES", "Reporter"]
+
+# USD per 1M tokens (input, output). Estimates only; override in the config's [prices] table.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-3.5-turbo": (0.50, 1.50),
+    "gpt-3.5-turbo-instruct": (1.50, 2.00),
+    "davinci-002": (2.00, 2.00),
+}
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """USD for the tokens, or None when the model has no price (local models, simulators)."""
+        price = self.prices.get(model)
+        if price is None:
+            # Dated variants ("gpt-4o-mini-2024-07-18") use their family's price.
+            matches = [k for k in self.prices if model.startswith(k + "-")]
+            if not matches:
+                return None
+            price = self.prices[max(matches, key=len)]
+        return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
+
+
+@dataclass
+class EngineStats:
+    """Counters for one run. The engine updates them; readers only read."""
+
+    model: str = ""
+    total: int | None = None
+    done: int = 0
+    cached: int = 0          # answered from the store on resume, not requested again
+    failed: int = 0
+    calls: int = 0           # HTTP calls sent
+    retries: int = 0
+    rate_limited: int = 0    # 429s
+    in_flight: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    errors: collections.Counter = field(default_factory=collections.Counter)
+    extra: dict[str, Any] = field(default_factory=dict)  # stage counters a pipeline adds
+    started: float = field(default_factory=time.monotonic)
+    window: int = 0
+    rate: float | None = None
+
+    def elapsed(self) -> float:
+        return max(1e-9, time.monotonic() - self.started)
+
+    def snapshot(self, prices: PriceTable | None = None) -> dict[str, Any]:
+        el = self.elapsed()
+        finished = self.done + self.failed
+        new = max(0, self.done - self.cached)
+        eta = None
+        if self.total is not None and new > 0:
+            remaining = max(0, self.total - finished)
+            eta = remaining / (new / el)
+        cost = prices.cost(self.model, self.prompt_tokens, self.completion_tokens) if prices else None
+        return {
+            "model": self.model,
+            "total": self.total,
+            "done": self.done,
+            "cached": self.cached,
+            "failed": self.failed,
+            "calls": self.calls,
+            "retries": self.retries,
+            "rate_limited_429": self.rate_limited,
+            "in_flight": self.in_flight,
+            "concurrency_window": self.window,
+            "pacing_rate_rps": round(self.rate, 2) if self.rate else None,
+            "elapsed_s": round(el, 3),
+            "requests_per_s": round(new / el, 2),
+            "tokens_per_s": round((self.prompt_tokens + self.completion_tokens) / el, 1),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "calls_per_request": round(self.calls / new, 3) if new else None,
+            "eta_s": round(eta, 1) if eta is not None else None,
+            "cost_usd_estimate": round(cost, 4) if cost is not None else None,
+            "errors": dict(self.errors),
+            **self.extra,
+        }
+
+    def summary_line(self, prices: PriceTable | None = None) -> str:
+        s = self.snapshot(prices)
+        total = f"/{s['total']}" if s["total"] is not None else ""
+        parts = [
+            f"done {s['done']}{total}",
+            f"failed {s['failed']}",
+            f"{s['requests_per_s']} req/s",
+            f"{s['tokens_per_s']} tok/s",
+            f"429s {s['rate_limited_429']}",
+            f"retries {s['retries']}",
+            f"window {s['concurrency_window']}",
+        ]
+        if s["eta_s"] is not None:
+            parts.append(f"eta {s['eta_s']:.0f}s")
+        if s["cost_usd_estimate"] is not None:
+            parts.append(f"~${s['cost_usd_estimate']:.4f}")
+        return " | ".join(parts)
+
+
+class Reporter:
+    """Shows progress while a run goes: rich on a TTY, plain lines every ``interval`` seconds otherwise."""
+
+    def __init__(self, stats: EngineStats, *, prices: PriceTable | None = None, stream: TextIO | None = None,
+                 interval: float = 5.0, live: bool | None = None, label: str = "selfinstruct"):
+        self.stats = stats
+        self.prices = prices
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self.live = self.stream.isatty() if live is None else live
+        self.label = label
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run_live() if self.live else self._run_plain())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run_plain(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            print(f"{self.label}: {self.stats.summary_line(self.prices)}", file=self.stream, flush=True)
+
+    async def _run_live(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(file=self.stream)
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=console,
+                      transient=False, refresh_per_second=4) as progress:
+            task = progress.add_task(self.label, total=self.stats.total, info="")
+            while True:
+                s = self.stats
+                snap = s.snapshot(self.prices)
+                info = (f"{snap['requests_per_s']} req/s {snap['tokens_per_s']} tok/s "
+                        f"429s {s.rate_limited} retries {s.retries} window {s.window}")
+                if snap["eta_s"] is not None:
+                    info += f" eta {snap['eta_s']:.0f}s"
+                if snap["cost_usd_estimate"] is not None:
+                    info += f" ~${snap['cost_usd_estimate']:.4f}"
+                progress.update(task, completed=s.done + s.failed, total=s.total, info=info)
+                await asyncio.sleep(0.25)

@@ -1,0 +1,326 @@
+"""Durable run state in SQLite: one writer thread, WAL, group commit, idempotent upserts keyed by request id.
+
+Why this shape:
+- WAL lets the event loop read (is this id done?) while the writer commits.
+- All writes go through one thread in submission order, so an operation that
+  must be atomic with a result (a pipeline records what it derived from an
+  answer) is simply one operation; nothing interleaves inside it.
+- Group commit: the writer takes every operation queued while it was busy and
+  commits them in one transaction, then resolves their futures in one hop back
+  to the loop. A result counts as done only once its future resolves, i.e.
+  after COMMIT.
+- ``synchronous=NORMAL`` in WAL mode survives a killed process (SIGKILL) at any
+  moment; ``FULL`` also survives power loss, at an fsync per commit.
+
+Tables: ``results`` (one row per request id: done or failed, with the answer or
+the last error), ``records`` (free-form rows a pipeline keeps, by kind and key)
+and ``meta`` (small key/value settings such as export offsets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from selfinstruct.errors import StorageError
+
+__all__ = ["CheckpointStore", "DONE", "FAILED"]
+
+log = logging.getLogger(__name__)
+
+DONE = 1
+FAILED = 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    id        TEXT PRIMARY KEY,
+    status    INTEGER NOT NULL,
+    request   BLOB,
+    response  BLOB,
+    error     TEXT,
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    done_seq  INTEGER
+);
+CREATE INDEX IF NOT EXISTS results_done_seq ON results(done_seq);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    key  TEXT NOT NULL,
+    seq  INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE INDEX IF NOT EXISTS records_kind_seq ON records(kind, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_STOP = object()
+
+
+def _storage_error(path: Path, exc: BaseException) -> StorageError:
+    msg = str(exc)
+    if "full" in msg.lower() or getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
+        return StorageError(f"{path}: no space left on device ({msg})")
+    return StorageError(f"{path}: {msg}")
+
+
+class CheckpointStore:
+    """The state of one run. Open with ``await store.open()``; close with ``await store.close()``."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", max_batch: int = 1024):
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        if self.synchronous not in ("OFF", "NORMAL", "FULL"):
+            raise StorageError(f"{self.path}: synchronous must be OFF, NORMAL or FULL")
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next_done_seq = 0
+        self._record_seq = 0
+        self.commits = 0
+        self.failure: StorageError | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            raise _storage_error(self.path, exc) from exc
+        return conn
+
+    async def open(self) -> "CheckpointStore":
+        self._loop = asyncio.get_running_loop()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"{self.path.parent}: cannot create folder: {exc.strerror}") from exc
+        writer = self._connect()
+        try:
+            writer.executescript(_SCHEMA)
+            self._next_done_seq = writer.execute("SELECT COALESCE(MAX(done_seq), 0) FROM results").fetchone()[0]
+            self._record_seq = writer.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            writer.close()
+            raise _storage_error(self.path, exc) from exc
+        self._reader = self._connect()
+        self._thread = threading.Thread(target=self._writer_loop, args=(writer,), name="checkpoint-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    async def close(self) -> None:
+        """Flush everything queued, checkpoint the WAL, and stop the writer. Shielded from cancellation."""
+        if self._thread is None:
+            return
+        fut = self._loop.create_future()  # type: ignore[union-attr]
+        self._queue.put((_STOP, fut))
+        thread = self._thread
+        self._thread = None
+        try:
+            await asyncio.shield(fut)
+        finally:
+            await asyncio.to_thread(thread.join)
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    async def __aenter__(self) -> "CheckpointStore":
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- the writer thread -------------------------------------------------------------
+    def _writer_loop(self, conn: sqlite3.Connection) -> None:
+        stop_fut = None
+        while stop_fut is None:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            ops = []
+            for fn, fut in batch:
+                if fn is _STOP:
+                    stop_fut = fut
+                else:
+                    ops.append((fn, fut))
+            results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+            if ops:
+                results = self._run_batch(conn, ops)
+            if results:
+                self._loop.call_soon_threadsafe(_resolve_all, results)  # type: ignore[union-attr]
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        conn.close()
+        self._loop.call_soon_threadsafe(_resolve_all, [(stop_fut, None, None)])  # type: ignore[union-attr]
+
+    def _run_batch(self, conn: sqlite3.Connection, ops: list[tuple[Callable, asyncio.Future]]):
+        if self.failure is not None:
+            return [(fut, None, self.failure) for _, fut in ops]
+        values: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        seq_before = (self._next_done_seq, self._record_seq)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, fut in ops:
+                conn.execute("SAVEPOINT op")
+                try:
+                    values.append((fut, fn(conn), None))
+                    conn.execute("RELEASE op")
+                except (sqlite3.IntegrityError, ValueError, KeyError, TypeError) as exc:
+                    # A bad operation fails alone; the rest of the group still commits.
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    values.append((fut, None, exc))
+            conn.execute("COMMIT")
+            self.commits += 1
+        except (sqlite3.Error, OSError) as exc:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self._next_done_seq, self._record_seq = seq_before
+            self.failure = _storage_error(self.path, exc)
+            log.error("checkpoint store failed: %s", self.failure)
+            return [(fut, None, self.failure) for _, fut in ops]
+        return values
+
+    def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        """Queue ``fn(conn)`` to run inside the next group transaction; the future resolves after COMMIT."""
+        if self._thread is None:
+            raise StorageError(f"{self.path}: store is not open")
+        if self.failure is not None:
+            raise self.failure
+        fut = self._loop.create_future()  # type: ignore[union-attr]
+        self._queue.put((fn, fut))
+        return fut
+
+    # -- results ---------------------------------------------------------------------------
+    def _take_done_seq(self) -> int:
+        self._next_done_seq += 1
+        return self._next_done_seq
+
+    def put_result(self, request_id: str, request: dict[str, Any] | None, response: dict[str, Any],
+                   attempts: int, then: Callable[[sqlite3.Connection], Any] | None = None) -> asyncio.Future[Any]:
+        """Record a successful answer (idempotent: a second put for the same id keeps the first)."""
+        req_blob = orjson.dumps(request) if request is not None else None
+        resp_blob = orjson.dumps(response)
+
+        def op(conn: sqlite3.Connection) -> Any:
+            row = conn.execute("SELECT status FROM results WHERE id=?", (request_id,)).fetchone()
+            if row is None or row[0] != DONE:
+                conn.execute(
+                    "INSERT INTO results(id, status, request, response, error, attempts, done_seq)"
+                    " VALUES(?,?,?,?,NULL,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
+                    " response=excluded.response, error=NULL, attempts=excluded.attempts, done_seq=excluded.done_seq",
+                    (request_id, DONE, req_blob, resp_blob, attempts, self._take_done_seq()),
+                )
+            return then(conn) if then is not None else None
+
+        return self.submit(op)
+
+    def put_failed(self, request_id: str, request: dict[str, Any] | None, error: str, attempts: int) -> asyncio.Future[Any]:
+        """Record a request that used up its attempts (never overwrites a done result)."""
+        req_blob = orjson.dumps(request) if request is not None else None
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO results(id, status, request, response, error, attempts, done_seq) VALUES(?,?,?,NULL,?,?,NULL)"
+                " ON CONFLICT(id) DO UPDATE SET status=excluded.status, error=excluded.error, attempts=excluded.attempts"
+                " WHERE results.status != ?",
+                (request_id, FAILED, req_blob, error, attempts, DONE),
+            )
+
+        return self.submit(op)
+
+    def get_response(self, request_id: str) -> dict[str, Any] | None:
+        """The stored answer for a done request, else None. Reads on the caller's thread (WAL reader)."""
+        row = self._read("SELECT response FROM results WHERE id=? AND status=?", (request_id, DONE))
+        return orjson.loads(row[0][0]) if row else None
+
+    def done_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(f"SELECT id FROM results WHERE status={DONE} AND id IN ({marks})", chunk)
+            out.update(r[0] for r in rows)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        rows = self._read("SELECT status, COUNT(*) FROM results GROUP BY status", ())
+        by = dict(rows)
+        return {"done": by.get(DONE, 0), "failed": by.get(FAILED, 0)}
+
+    def failed_rows(self) -> list[dict[str, Any]]:
+        rows = self._read("SELECT id, request, error, attempts FROM results WHERE status=? ORDER BY id", (FAILED,))
+        return [{"id": r[0], "request": orjson.loads(r[1]) if r[1] else None, "error": r[2], "attempts": r[3]}
+                for r in rows]
+
+    # -- free-form records (pipelines) ------------------------------------------------
+    def next_record_seq(self) -> int:
+        """Only call from inside a submitted operation (the writer thread)."""
+        self._record_seq += 1
+        return self._record_seq
+
+    def write_record(self, conn: sqlite3.Connection, kind: str, key: str, data: Any) -> None:
+        """Upsert a record inside a submitted operation; a new key gets the next sequence number."""
+        blob = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
+        cur = conn.execute("UPDATE records SET data=? WHERE kind=? AND key=?", (blob, kind, key))
+        if cur.rowcount == 0:
+            conn.execute("INSERT INTO records(kind, key, seq, data) VALUES(?,?,?,?)",
+                         (kind, key, self.next_record_seq(), blob))
+
+    def records(self, kind: str) -> list[tuple[str, Any]]:
+        rows = self._read("SELECT key, data FROM records WHERE kind=? ORDER BY seq", (kind,))
+        return [(k, orjson.loads(d)) for k, d in rows]
+
+    def has_record(self, kind: str, key: str) -> bool:
+        return bool(self._read("SELECT 1 FROM records WHERE kind=? AND key=?", (kind, key)))
+
+    def count_records(self, kind: str) -> int:
+        return self._read("SELECT COUNT(*) FROM records WHERE kind=?", (kind,))[0][0]
+
+    # -- meta -------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key=?", (key,))
+        return rows[0][0] if rows else default
+
+    @staticmethod
+    def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
+        """Set a meta value inside a submitted operation."""
+        conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                     (key, str(value)))
+
+    def _read(self, sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
+        if self._reader is None:
+            raise StorageError(f"{self.path}: store is not open")
+        try:
+            return self._reader.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as exc:
+            raise _storage_error(self.path, exc) from exc
+
+
+def _resolve_all(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for fut, value, exc in results:
+        if fut.done():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)
