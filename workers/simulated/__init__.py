@@ -1,0 +1,21 @@
+"""The simulated OpenAI-compatible endpoint: an aiohttp server on 127.0.0.1 with a deterministic synthetic LM.
+
+Routes: ``POST /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``,
+``GET /_sim/stats`` (``?ids=0`` leaves out ``calls_per_id``) and ``POST /_sim/reset``.
+
+The stats JSON::
+
+    {"requests": 120,                      # completion calls received
+     "status": {"200": 100, "429": 20},    # answers sent, by HTTP status
+     "faults": {"drop": 1, "hang": 0, "500": 2, "503": 0, "malformed": 1},
+     "in_flight": 0, "distinct_ids": 80, "max_calls_per_id": 3,
+     "rate_last_second": 95,               # calls in the last whole second
+     "uptime_s": 12.5,
+     "calls_per_id": {"<X-Client-Request-Id>": 1, ...}}
+"""
+
+from workers.simulated.config import SimConfig
+from workers.simulated.runner import RunningSim, serve_forever, start_in_thread
+from workers.simulated.server import SimulatedEndpoint
+
+__all__ = ["SimConfig", "SimulatedEndpoint", "RunningSim", "start_in_thread", "serve_forever"]

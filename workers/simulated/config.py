@@ -1,0 +1,66 @@
+"""The simulated endpoint's knobs: latency, rate limits, fault rates, auth, context size."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from selfinstruct.errors import ConfigError
+
+__all__ = ["SimConfig", "LATENCY_DISTRIBUTIONS"]
+
+LATENCY_DISTRIBUTIONS = ("fixed", "uniform", "lognormal")
+FAULTS = ("p_500", "p_503", "p_drop", "p_hang", "p_malformed")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimConfig:
+    """How the simulated server behaves. Every request passes, in order:
+    auth -> body/context check -> rate limits -> one fault draw -> latency -> answer.
+    """
+
+    latency_dist: str = field(default="fixed", metadata={"help": "fixed | uniform | lognormal"})
+    latency_ms: float = field(default=0.0, metadata={"help": "mean latency per answer in milliseconds"})
+    latency_jitter_ms: float = field(default=0.0, metadata={"help": "uniform: half-width of the range around the mean"})
+    latency_sigma: float = field(default=0.5, metadata={"help": "lognormal: sigma of the underlying normal"})
+    ms_per_token: float = field(default=0.0, metadata={"help": "extra latency per completion token (generation time)"})
+    rpm: float | None = field(default=None, metadata={"help": "requests per minute (None: unlimited)"})
+    tpm: float | None = field(default=None, metadata={"help": "tokens per minute, prompt + max_tokens (None: unlimited)"})
+    burst_seconds: float = field(default=1.0, metadata={"help": "bucket depth, in seconds' worth of the rate"})
+    p_500: float = field(default=0.0, metadata={"help": "probability of a 500 answer"})
+    p_503: float = field(default=0.0, metadata={"help": "probability of a 503 answer"})
+    p_drop: float = field(default=0.0, metadata={"help": "probability of closing the connection without answering"})
+    p_hang: float = field(default=0.0, metadata={"help": "probability of waiting hang_seconds before answering"})
+    p_malformed: float = field(default=0.0, metadata={"help": "probability of a 200 with a broken body"})
+    hang_seconds: float = field(default=3600.0, metadata={"help": "how long a hang lasts"})
+    api_key: str | None = field(default=None, repr=False, metadata={"help": "required Bearer key (None: no auth)"})
+    seed: int = field(default=0, metadata={"help": "seed of the fault and latency draws"})
+    max_context: int | None = field(default=None, metadata={"help": "prompt tokens + max_tokens allowed (None: no limit)"})
+    default_max_tokens: int = field(default=16, metadata={"help": "max_tokens when a request gives none"})
+    model_name: str = field(default="sim-davinci-001", metadata={"help": "model listed by /v1/models"})
+
+    def __post_init__(self) -> None:
+        if self.latency_dist not in LATENCY_DISTRIBUTIONS:
+            raise ConfigError(f"sim.latency_dist must be one of {LATENCY_DISTRIBUTIONS}, got {self.latency_dist!r}")
+        for name in ("latency_ms", "latency_jitter_ms", "latency_sigma", "ms_per_token", "hang_seconds"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"sim.{name} must be a non-negative number, got {value!r}")
+        for name in ("rpm", "tpm"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, float)) or not value > 0):
+                raise ConfigError(f"sim.{name} must be a positive number or None, got {value!r}")
+        if not self.burst_seconds > 0:
+            raise ConfigError(f"sim.burst_seconds must be positive, got {self.burst_seconds!r}")
+        total = 0.0
+        for name in FAULTS:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"sim.{name} must be a probability in [0, 1], got {value!r}")
+            total += value
+        if total > 1.0 + 1e-9:
+            raise ConfigError(f"sim fault probabilities add up to {total:g} > 1")
+        if self.max_context is not None and self.max_context < 1:
+            raise ConfigError(f"sim.max_context must be a positive integer, got {self.max_context!r}")
+        if self.default_max_tokens < 1:
+            raise ConfigError(f"sim.default_max_tokens must be >= 1, got {self.default_max_tokens!r}")
