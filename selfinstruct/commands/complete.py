@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from selfinstruct.config import build, check_keys, load_toml, merge
-    from selfinstruct.engine.batch import CompleteConfig, run_complete
+    from selfinstruct.engine.batch import CompleteConfig, infer_endpoint, run_complete
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.stats import DEFAULT_PRICES, PriceTable
     from selfinstruct.engine.throttle import LimitsConfig
@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     table = load_toml(args.config)
     check_keys(table, {"endpoint", "limits", "retry", "prices"}, source=source)
     ep_table = merge(table.get("endpoint", {}), endpoint_overrides(args))
-    ep_table.setdefault("endpoint", "completions")
+    if ep_table.get("endpoint") is None:
+        ep_table["endpoint"] = infer_endpoint(args.input)
     endpoint = build(EndpointConfig, ep_table, source=source, section="endpoint")
     limits = build(LimitsConfig, merge(table.get("limits", {}), limit_overrides(args)), source=source, section="limits")
     retry = build(RetryConfig, merge(table.get("retry", {}), retry_overrides(args)), source=source, section="retry")

@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sqlite3
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import orjson
 
 from selfinstruct.engine.engine import Engine, TaskPool
 from selfinstruct.engine.retry import RetryConfig
+from selfinstruct.engine.shutdown import Shutdown, drain
 from selfinstruct.engine.stats import EngineStats, PriceTable, Reporter
 from selfinstruct.engine.store import DONE, CheckpointStore
 from selfinstruct.engine.throttle import LimitsConfig, Throttle
@@ -41,7 +40,8 @@ from selfinstruct.errors import (
 from selfinstruct.io import append_lines_durable, dumps_line, iter_jsonl, write_json_atomic, write_jsonl_atomic
 from workers.base import Request
 
-__all__ = ["CompleteConfig", "CompleteResult", "run_complete", "complete_async", "sibling_path", "parse_request_line"]
+__all__ = ["CompleteConfig", "CompleteResult", "run_complete", "complete_async", "sibling_path", "parse_request_line",
+           "infer_endpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,12 @@ class CompleteResult:
     interrupted: bool = False
 
 
-def parse_request_line(obj: dict[str, Any], path: str, line: int) -> Request:
-    """Validate one input line: ``{"id", "prompt"}`` or ``{"id", "messages"}``, optional ``params``."""
+def parse_request_line(obj: dict[str, Any], path: str, line: int, endpoint: str | None = None) -> Request:
+    """Validate one input line: ``{"id", "prompt"}`` or ``{"id", "messages"}``, optional ``params``.
+
+    A chat endpoint also takes ``prompt`` lines (sent as one user message); a completions
+    endpoint cannot take ``messages``.
+    """
     rid = obj.get("id")
     if not isinstance(rid, str) or not rid:
         raise InputError('"id" must be a non-empty string', path=path, line=line)
@@ -102,6 +106,8 @@ def parse_request_line(obj: dict[str, Any], path: str, line: int) -> Request:
         if not isinstance(messages, list) or not messages or not all(
                 isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m for m in messages):
             raise InputError('"messages" must be a non-empty list of {"role", "content"} objects', path=path, line=line)
+    if messages is not None and endpoint == "completions":
+        raise InputError('"messages" needs --endpoint chat (this run uses completions)', path=path, line=line)
     params = obj.get("params") or {}
     if not isinstance(params, dict):
         raise InputError('"params" must be an object', path=path, line=line)
@@ -164,33 +170,17 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
     engine = Engine(worker, throttle=throttle, store=store, retry=config.retry, stats=stats,
                     defaults=config.endpoint.defaults)
     exporter = _OutputExporter(store, config.output_path)
-    stop = asyncio.Event()
-    hard_stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    installed: list[int] = []
-
-    signalled = False
+    shutdown = Shutdown()
+    if config.handle_signals:
+        shutdown.install()
+    stop = shutdown.stop
     unfinished = 0
     input_exhausted = False
 
-    def on_signal() -> None:
-        nonlocal signalled
-        signalled = True
-        if stop.is_set():
-            hard_stop.set()
-        else:
-            log.warning("stopping: draining in-flight requests (signal again to stop at once)")
-            stop.set()
-
-    if config.handle_signals and sys.platform != "win32":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, on_signal)
-                installed.append(sig)
-            except (RuntimeError, ValueError):  # not the main thread
-                pass
-
-    pool = TaskPool(max(2 * config.limits.max_concurrency, 8), on_error=lambda exc: stop.set()
+    # A task lives from spawn to commit, so at most max_concurrency requests are ever
+    # uncommitted: that bounds what a crash can cost (re-asked on restart).
+    pool = TaskPool(config.limits.max_concurrency, on_error=lambda exc: stop.set()
                     if not isinstance(exc, RequestFailed) else None)
     reporter = Reporter(stats, interval=config.progress_interval, live=config.live_progress, label="complete")
     in_flight_ids: set[str] = set()
@@ -237,7 +227,7 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
         for lineno, obj in iter_jsonl(config.input_path):
             if stop.is_set():
                 break
-            chunk.append(parse_request_line(obj, path, lineno))
+            chunk.append(parse_request_line(obj, path, lineno, config.endpoint.endpoint))
             if len(chunk) >= 256:
                 await flush_chunk()
         else:
@@ -246,16 +236,15 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
 
         # Intake is over (input exhausted, a signal, or a fatal error). Drain.
         if pool.fatal is None:
-            await _drain(pool, stop, hard_stop, config.drain_timeout)
+            await drain(pool, shutdown, config.drain_timeout)
         unfinished = len(pool)
-        interrupted = signalled and (unfinished > 0 or not input_exhausted)
+        interrupted = shutdown.signalled and (unfinished > 0 or not input_exhausted)
     finally:
         await pool.cancel_all()
         if exporter_task is not None:
             exporter_task.cancel()
         await reporter.stop()
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        shutdown.uninstall()
         try:
             if store.failure is None:
                 await asyncio.shield(exporter.export())
@@ -286,22 +275,11 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
     return CompleteResult(exit_code=code, stats=snapshot, failed=len(failed_rows), interrupted=interrupted)
 
 
-async def _drain(pool: TaskPool, stop: asyncio.Event, hard_stop: asyncio.Event, grace: float) -> None:
-    """Let running requests finish; after a stop signal allow ``grace`` seconds; a second signal ends it."""
-    loop = asyncio.get_running_loop()
-    if not stop.is_set():
-        join, stopped = loop.create_task(pool.join()), loop.create_task(stop.wait())
-        await asyncio.wait({join, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
-        if join.done():
-            return
-        join.cancel()
-    if pool.fatal is not None:
-        return
-    join, hard = loop.create_task(pool.join(grace)), loop.create_task(hard_stop.wait())
-    await asyncio.wait({join, hard}, return_when=asyncio.FIRST_COMPLETED)
-    join.cancel()
-    hard.cancel()
+def infer_endpoint(path: Path) -> str:
+    """'chat' when the first request has ``messages``, else 'completions'."""
+    for _, obj in iter_jsonl(path):
+        return "chat" if "messages" in obj else "completions"
+    return "completions"
 
 
 def _count_lines(path: Path) -> int:

@@ -154,10 +154,12 @@ class TaskPool:
     is kept in ``fatal`` so the owner can stop intake and surface it.
     """
 
-    def __init__(self, limit: int, *, on_error: Callable[[BaseException], None] | None = None):
+    def __init__(self, limit: int, *, on_error: Callable[[BaseException], None] | None = None,
+                 on_done: Callable[[], None] | None = None):
         self._sem = asyncio.Semaphore(limit)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_error = on_error
+        self._on_done = on_done
         self.fatal: BaseException | None = None
 
     async def spawn(self, coro_fn: Callable[[], Awaitable[Any]]) -> asyncio.Task[Any]:
@@ -174,6 +176,9 @@ class TaskPool:
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         self._sem.release()
+        if self._on_done is not None:
+            # Called after the task has left the pool, so a waiter that checks len(pool) sees it gone.
+            self._on_done()
         if task.cancelled():
             return
         exc = task.exception()

@@ -307,6 +307,10 @@ class CheckpointStore:
         conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                      (key, str(value)))
 
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read-only query on the reader connection (sees everything committed)."""
+        return self._read(sql, params)
+
     def _read(self, sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
         if self._reader is None:
             raise StorageError(f"{self.path}: store is not open")

@@ -1,0 +1,74 @@
+"""Graceful shutdown by signal: the first SIGINT/SIGTERM stops intake and drains, a second one stops at once.
+
+Used by every long-running entry point (batch completion, the pipeline), so
+they all behave the same: drain in-flight requests for a grace period, cancel
+the rest, and always close the store (whose final write is shielded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from selfinstruct.engine.engine import TaskPool
+
+__all__ = ["Shutdown", "drain"]
+
+log = logging.getLogger(__name__)
+
+
+class Shutdown:
+    """``stop`` is set by the first signal (or by the owner on a fatal error); ``hard`` by the second signal."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.hard = asyncio.Event()
+        self.signalled = False
+        self._installed: list[int] = []
+
+    def _on_signal(self) -> None:
+        self.signalled = True
+        if self.stop.is_set():
+            log.warning("second signal: stopping now")
+            self.hard.set()
+        else:
+            log.warning("stopping: draining in-flight requests (signal again to stop at once)")
+            self.stop.set()
+
+    def install(self) -> "Shutdown":
+        if sys.platform == "win32":
+            return self
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal)
+                self._installed.append(sig)
+            except (RuntimeError, ValueError):  # not the main thread: the owner stops us instead
+                pass
+        return self
+
+    def uninstall(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._installed:
+            loop.remove_signal_handler(sig)
+        self._installed.clear()
+
+
+async def drain(pool: TaskPool, shutdown: Shutdown, grace: float) -> None:
+    """Let running tasks finish; once ``stop`` is set allow ``grace`` seconds; ``hard`` ends it at once."""
+    loop = asyncio.get_running_loop()
+    if not shutdown.stop.is_set():
+        join, stopped = loop.create_task(pool.join()), loop.create_task(shutdown.stop.wait())
+        await asyncio.wait({join, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if join.done():
+            return
+        join.cancel()
+    if pool.fatal is not None:
+        return
+    join, hard = loop.create_task(pool.join(grace)), loop.create_task(shutdown.hard.wait())
+    await asyncio.wait({join, hard}, return_when=asyncio.FIRST_COMPLETED)
+    join.cancel()
+    hard.cancel()
