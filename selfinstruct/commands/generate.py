@@ -1,0 +1,77 @@
+"""`selfinstruct generate`: the Self-Instruct pipeline against an OpenAI-compatible endpoint (rerun to resume)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from selfinstruct.commands.common import add_endpoint_arguments, add_limit_arguments, read_api_key
+
+
+def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("generation")
+    g.add_argument("--seed-tasks", default=None, metavar="FILE",
+                   help="seed tasks JSONL (default: the vendored 175 tasks, data/seed_tasks.jsonl)")
+    g.add_argument("--num-instructions", type=int, default=None, help="instructions to accept (default 100)")
+    g.add_argument("--classification-only", action="store_true", default=None,
+                   help="generate classification tasks only, from the classification seeds")
+    g.add_argument("--include-seed-tasks", action="store_true", default=None,
+                   help="add the seed tasks to the fine-tuning files")
+    g.add_argument("--max-instances-per-task", type=int, default=None, help="instances exported per task (default 5)")
+    g.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
+    g.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
+                   help="TOML with every setting ([endpoint], [limits], [retry], [generation], [prompt], "
+                        "[filters], [dedup], [export], [prices]); flags override it")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory (rerun to resume)")
+    add_endpoint_arguments(parser, required=False)
+    add_limit_arguments(parser)
+    add_generation_arguments(parser)
+
+
+def flat_overrides(args: argparse.Namespace) -> dict:
+    keys = ["api_base", "model", "endpoint", "api_key_env", "rpm", "tpm", "max_concurrency", "timeout",
+            "max_attempts", "num_instructions", "seed_tasks", "seed", "classification_only", "include_seed_tasks",
+            "max_instances_per_task"]
+    return {k: getattr(args, k, None) for k in keys}
+
+
+def config_from_args(args: argparse.Namespace, *, extra_table: dict | None = None):
+    from selfinstruct.config import load_toml, merge
+    from selfinstruct.pipeline.config import build_generate_config, table_from_flat
+
+    source = str(args.config) if args.config else "<flags>"
+    table = merge(load_toml(args.config), extra_table or {})
+    table = merge(table, table_from_flat(flat_overrides(args)))
+    return build_generate_config(table, out_dir=args.out, source=source)
+
+
+def report(result, out: Path) -> None:
+    e = result.export
+    s = result.stats
+    print(f"generate: {e.get('instructions', 0)} instructions accepted "
+          f"({e.get('classification_tasks', 0)} classification), {e.get('instructions_with_instances', 0)} with "
+          f"instances, {e.get('training_rows', 0)} training rows; {s['calls']} calls, "
+          f"{s['rate_limited_429']} x 429, {s['elapsed_s']:.1f}s", file=sys.stderr)
+    rejects = s.get("rejects_by_reason", {})
+    if rejects:
+        top = ", ".join(f"{k}={v}" for k, v in sorted(rejects.items(), key=lambda kv: -kv[1])[:8])
+        print(f"generate: rejects: {top}", file=sys.stderr)
+    if result.interrupted:
+        print("generate: interrupted; rerun the same command to resume", file=sys.stderr)
+    if result.stalled:
+        print("generate: stopped: the endpoint's answers stopped adding new instructions", file=sys.stderr)
+    print(f"generate: run directory {out}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from selfinstruct.pipeline.generate import run_generate
+
+    config = config_from_args(args)
+    api_key = read_api_key(config.endpoint.api_key_env, config.endpoint.api_base)
+    result = run_generate(config, api_key=api_key)
+    report(result, args.out)
+    return result.exit_code

@@ -1,0 +1,109 @@
+"""The original's four step commands (`bootstrap`, `classify`, `instances`, `prepare`) for users migrating from it.
+
+Each runs the same streaming pipeline restricted to one stage, on the same run
+directory and state, so the steps can be mixed with `generate`. `classify` and
+`instances` also accept a run directory written by the original scripts: its
+machine_generated_instructions.jsonl (and is_clf_or_not.jsonl) are imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from selfinstruct.commands.common import add_endpoint_arguments, add_limit_arguments, read_api_key
+
+
+def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> None:
+    parser.add_argument("--batch-dir", "--out", dest="out", type=Path, required=True, metavar="RUN_DIR",
+                        help="run directory shared by the steps")
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml", help="same TOML as generate")
+    parser.add_argument("--seed-tasks-path", "--seed-tasks", dest="seed_tasks", default=None, metavar="FILE",
+                        help="seed tasks JSONL (default: the vendored 175)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    if requests:
+        add_endpoint_arguments(parser, required=False)
+        add_limit_arguments(parser)
+
+
+def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+    parser.add_argument("--num-instructions-to-generate", "--num-instructions", dest="num_instructions", type=int,
+                        default=None, help="instructions to accept (default 100)")
+    parser.add_argument("--use-clf-seed-tasks-only", "--classification-only", dest="classification_only",
+                        action="store_true", default=None, help="classification tasks only")
+
+
+def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+
+
+def add_instances_arguments(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+
+
+def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    _common(parser, requests=False)
+    parser.add_argument("--include-seed-tasks", action="store_true", default=False,
+                        help="add the seed tasks to the training files")
+    parser.add_argument("--max-instances-per-task", type=int, default=5, help="instances kept per task")
+
+
+def _run_stage(args: argparse.Namespace, stage: str) -> int:
+    from selfinstruct.commands.generate import config_from_args, report
+    from selfinstruct.pipeline.generate import run_generate
+
+    for name in ("num_instructions", "classification_only", "include_seed_tasks", "max_instances_per_task"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    extra = {"generation": {"stages": [stage], "import_run_files": stage != "generate"}}
+    config = config_from_args(args, extra_table=extra)
+    api_key = read_api_key(config.endpoint.api_key_env, config.endpoint.api_base)
+    result = run_generate(config, api_key=api_key)
+    report(result, args.out)
+    # A single step is done when its own stage is done; the other stages' gaps are expected.
+    return 0 if result.exit_code == 3 and not result.stalled and stage != "generate" else result.exit_code
+
+
+def run_bootstrap(args: argparse.Namespace) -> int:
+    return _run_stage(args, "generate")
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    return _run_stage(args, "classify")
+
+
+def run_instances(args: argparse.Namespace) -> int:
+    return _run_stage(args, "instances")
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    import random
+
+    from selfinstruct.errors import InputError
+    from selfinstruct.io import iter_jsonl, write_json_atomic, write_jsonl_atomic
+    from selfinstruct.stages.base import Instance
+    from selfinstruct.stages.prepare import ALPACA_FILENAME, PrepareConfig, prepare_finetuning
+    from selfinstruct.stages.seeds import default_seed_path, load_seed_tasks
+
+    path = args.out / "machine_generated_instances.jsonl"
+    if not path.exists():
+        raise InputError("not found: run `selfinstruct instances` (or `generate`) first", path=str(path))
+    tasks = []
+    for line, obj in iter_jsonl(path):
+        if "instruction" not in obj or not isinstance(obj.get("instances"), list):
+            raise InputError('expected "instruction" and an "instances" list', path=str(path), line=line)
+        tasks.append((obj["instruction"], [Instance(str(i.get("input", "")), str(i.get("output", "")))
+                                           for i in obj["instances"]]))
+    seeds = load_seed_tasks(args.seed_tasks or default_seed_path())
+    config = PrepareConfig(max_instances_per_task=args.max_instances_per_task,
+                           include_seed_tasks=args.include_seed_tasks)
+    exports = prepare_finetuning([t for t in tasks if t[1]], rng=random.Random(args.seed or 42),
+                                 config=config, seeds=seeds)
+    ft = args.out / "finetuning"
+    for name, rows in exports.files().items():
+        (write_json_atomic if name == ALPACA_FILENAME else write_jsonl_atomic)(ft / name, rows)
+    print(f"prepare: {len(exports.all_generated)} generated rows, {len(exports.gpt3)} training rows -> {ft}",
+          file=sys.stderr)
+    return 0

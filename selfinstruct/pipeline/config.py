@@ -1,0 +1,147 @@
+"""Settings of a Self-Instruct generation run, one frozen dataclass per concern, built from TOML + flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from selfinstruct.errors import ConfigError
+
+__all__ = ["GenerationConfig", "GenerateConfig", "TOP_LEVEL_TABLES", "FLAT_KEYS", "table_from_flat", "build_generate_config"]
+
+TOP_LEVEL_TABLES = ("endpoint", "limits", "retry", "generation", "prompt", "filters", "dedup", "export", "prices")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationConfig:
+    num_instructions: int = field(default=100, metadata={"help": "stop once this many instructions are accepted"})
+    seed_tasks: str | None = field(default=None, metadata={"help": "seed task JSONL (default: the vendored 175)"})
+    seed: int = field(default=42, metadata={"help": "random seed for prompt sampling and export"})
+    max_instances_per_prompt: int = field(default=5, metadata={"help": "examples asked per instance prompt"})
+    stall_limit: int = field(default=200, metadata={
+        "help": "stop if this many instruction answers in a row add nothing to the pool"})
+    drain_timeout: float = field(default=30.0, metadata={"help": "grace period after SIGINT/SIGTERM, seconds"})
+    progress_interval: float = field(default=5.0, metadata={"help": "seconds between plain progress lines"})
+    synchronous: str = field(default="NORMAL", metadata={"help": "SQLite synchronous: NORMAL or FULL"})
+    stages: tuple[str, ...] = field(default=("generate", "classify", "instances"), metadata={
+        "help": "which request stages run (the original's step commands run one each)"})
+    import_run_files: bool = field(default=False, metadata={
+        "help": "seed an empty state from the run dir's machine_generated_instructions.jsonl / is_clf_or_not.jsonl"})
+
+    def __post_init__(self) -> None:
+        if self.num_instructions < 1:
+            raise ConfigError(f"num_instructions must be at least 1, got {self.num_instructions}")
+        if self.stall_limit < 1:
+            raise ConfigError("stall_limit must be at least 1")
+        bad = set(self.stages) - {"generate", "classify", "instances"}
+        if bad:
+            raise ConfigError(f"unknown stage(s) {sorted(bad)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateConfig:
+    """Everything one run needs. ``endpoint`` is a ``workers.openai.EndpointConfig``."""
+
+    out_dir: Path
+    endpoint: Any
+    limits: Any
+    retry: Any
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    prompt: Any = None        # selfinstruct.stages.instructions.InstructionPromptConfig
+    filters: Any = None       # selfinstruct.stages.filters.InstructionFilterConfig
+    dedup: Any = None         # selfinstruct.dedup.DedupConfig
+    export: Any = None        # selfinstruct.stages.prepare.PrepareConfig
+    prices: Any = None        # selfinstruct.engine.stats.PriceTable
+
+    @property
+    def state_path(self) -> Path:
+        return self.out_dir / "state.sqlite3"
+
+
+# Flat setting names (CLI flags, service job specs) -> (table, key) in the TOML layout.
+FLAT_KEYS: dict[str, tuple[str, str]] = {
+    "api_base": ("endpoint", "api_base"),
+    "model": ("endpoint", "model"),
+    "endpoint": ("endpoint", "endpoint"),
+    "api_key_env": ("endpoint", "api_key_env"),
+    "rpm": ("limits", "rpm"),
+    "tpm": ("limits", "tpm"),
+    "max_concurrency": ("limits", "max_concurrency"),
+    "timeout": ("retry", "timeout"),
+    "max_attempts": ("retry", "max_attempts"),
+    "num_instructions": ("generation", "num_instructions"),
+    "seed_tasks": ("generation", "seed_tasks"),
+    "seed": ("generation", "seed"),
+    "stall_limit": ("generation", "stall_limit"),
+    "drain_timeout": ("generation", "drain_timeout"),
+    "classification_only": ("prompt", "classification_only"),
+    "num_prompt_instructions": ("prompt", "num_prompt_instructions"),
+    "num_machine_instructions": ("prompt", "num_machine_instructions"),
+    "include_seed_tasks": ("export", "include_seed_tasks"),
+    "max_instances_per_task": ("export", "max_instances_per_task"),
+    "threshold": ("dedup", "threshold"),
+}
+
+
+def table_from_flat(flat: dict[str, Any], *, source: str = "<flags>") -> dict[str, Any]:
+    """``{"rpm": 600, "model": "m"}`` -> ``{"limits": {"rpm": 600}, "endpoint": {"model": "m"}}``; None is skipped."""
+    table: dict[str, Any] = {}
+    for key, value in flat.items():
+        if key not in FLAT_KEYS:
+            raise ConfigError(f"{source}: unknown setting {key!r} (known: {', '.join(sorted(FLAT_KEYS))})")
+        if value is None:
+            continue
+        section, name = FLAT_KEYS[key]
+        table.setdefault(section, {})[name] = value
+    return table
+
+
+def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str = "<flags>") -> GenerateConfig:
+    """Frozen configs from a TOML-shaped table; unknown tables and keys are errors naming them and ``source``."""
+    from selfinstruct.config import build, check_keys
+    from selfinstruct.dedup import DedupConfig
+    from selfinstruct.engine.retry import RetryConfig
+    from selfinstruct.engine.stats import DEFAULT_PRICES, PriceTable
+    from selfinstruct.engine.throttle import LimitsConfig
+    from selfinstruct.stages.filters import InstructionFilterConfig
+    from selfinstruct.stages.instructions import InstructionPromptConfig
+    from selfinstruct.stages.prepare import PrepareConfig
+    from workers.openai import EndpointConfig
+
+    check_keys(table, set(TOP_LEVEL_TABLES) | {"out"}, source=source)
+    for name in TOP_LEVEL_TABLES:
+        if not isinstance(table.get(name, {}), dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+    ep = dict(table.get("endpoint", {}))
+    ep.setdefault("endpoint", "completions")
+    if "api_base" not in ep or "model" not in ep:
+        raise ConfigError(f"{source}: the endpoint needs api_base and model (--api-base, --model)")
+    endpoint = build(EndpointConfig, ep, source=source, section="endpoint")
+    prompt = dict(table.get("prompt", {}))
+    prompt.setdefault("endpoint", endpoint.endpoint)
+    filters = dict(table.get("filters", {}))
+    for key in ("blacklist", "extra_blacklist"):
+        if key in filters:
+            filters[key] = tuple(filters[key])
+    generation = dict(table.get("generation", {}))
+    if "stages" in generation:
+        generation["stages"] = tuple(generation["stages"])
+    prices = {**DEFAULT_PRICES}
+    for model, p in table.get("prices", {}).items():
+        try:
+            prices[model] = (float(p["input"]), float(p["output"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: [prices.{model!r}] needs numeric input and output (USD per 1M tokens)") from exc
+    return GenerateConfig(
+        out_dir=Path(out_dir),
+        endpoint=endpoint,
+        limits=build(LimitsConfig, table.get("limits", {}), source=source, section="limits"),
+        retry=build(RetryConfig, table.get("retry", {}), source=source, section="retry"),
+        generation=build(GenerationConfig, generation, source=source, section="generation"),
+        prompt=build(InstructionPromptConfig, prompt, source=source, section="prompt"),
+        filters=build(InstructionFilterConfig, filters, source=source, section="filters"),
+        dedup=build(DedupConfig, table.get("dedup", {}), source=source, section="dedup"),
+        export=build(PrepareConfig, table.get("export", {}), source=source, section="export"),
+        prices=PriceTable(prices),
+    )
