@@ -1,0 +1,17 @@
+"""The long-running generation service: an aiohttp daemon with a job API, resuming jobs from their checkpoints.
+
+Modules, each with one job:
+    states   the job life cycle as pure rules (pause/resume/cancel, how a run ends)
+    spec     check a submitted job spec, build its run config, find its API key
+    store    the job table in DIR/service.sqlite3
+    limits   one shared Throttle per (endpoint, key) across jobs
+    manager  run jobs as asyncio tasks and record their states
+    metrics  Prometheus collector reading live stats at scrape time
+    app      HTTP routes and the bearer-token gate
+    server   lock, serve, resume, shut down by signal
+    cli      `selfinstruct serve`
+"""
+
+from selfinstruct.service.config import ServiceConfig, is_loopback_host
+
+__all__ = ["ServiceConfig", "is_loopback_host"]

@@ -1,0 +1,162 @@
+"""The HTTP API (aiohttp): jobs, their result files, health, metrics, and the bearer-token gate.
+
+    GET  /healthz                      always open, even with a token
+    GET  /metrics                      Prometheus text
+    POST /jobs                         {"kind": "generate", ...settings} -> 201 {"id": ...}
+    GET  /jobs                         {"jobs": [...]}
+    GET  /jobs/{id}                    {"id", "state", "progress", "stats", "error", ...}
+    POST /jobs/{id}/pause|resume|cancel
+    GET  /jobs/{id}/output             {"files": [...]}; ?file=NAME streams one file of the run directory
+
+Errors are JSON ``{"error": message}`` with 400 (bad spec, bad file name),
+401 (token), 404 (no such job or file) and 409 (action not valid in this state).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from selfinstruct.errors import ConfigError
+from selfinstruct.service.manager import Conflict, JobManager, UnknownJob
+from selfinstruct.service.metrics import build_registry, render
+from selfinstruct.service.spec import validate_spec
+
+__all__ = ["build_app", "result_path", "BadFileName", "MANAGER"]
+
+MANAGER = web.AppKey("manager", JobManager)
+_REGISTRY = web.AppKey("registry", object)
+_OPEN_PATHS = frozenset({"/healthz"})
+_CHECKPOINT_PREFIX = "state.sqlite3"
+_PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class BadFileName(ValueError):
+    """A requested result file name that leaves the run directory or names the checkpoint."""
+
+
+def result_path(run_dir: Path, name: str) -> Path:
+    """The file ``name`` inside ``run_dir``; BadFileName for anything that could reach outside it."""
+    if not name or "\x00" in name or "\\" in name:
+        raise BadFileName("file must be a relative path inside the job's run directory")
+    rel = Path(name)
+    if not rel.parts or rel.is_absolute() or ".." in rel.parts:
+        raise BadFileName(f"file must be a relative path inside the job's run directory, got {name!r}")
+    if rel.parts[0].startswith(_CHECKPOINT_PREFIX):
+        raise BadFileName(f"{name!r} is the job's checkpoint database, not a result file")
+    root = run_dir.resolve()
+    path = (root / rel).resolve()  # follows symlinks, so a link out of the directory is caught too
+    if not path.is_relative_to(root):
+        raise BadFileName(f"file {name!r} resolves outside the job's run directory")
+    return path
+
+
+def _json(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status=status,
+                        content_type="application/json", **kwargs)
+
+
+def _error(status: int, message: str, **kwargs: Any) -> web.Response:
+    return _json({"error": message}, status=status, **kwargs)
+
+
+def _auth_middleware(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def check_token(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+        if request.path not in _OPEN_PATHS:
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return _error(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    return check_token
+
+
+@web.middleware
+async def _errors_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    try:
+        return await handler(request)
+    except UnknownJob as exc:
+        return _error(404, str(exc))
+    except Conflict as exc:
+        return _error(409, str(exc))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    return _json({"status": "ok", "running_jobs": len(manager.live)})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = render(request.app[_REGISTRY])  # type: ignore[arg-type]
+    return web.Response(body=body, headers={"Content-Type": _PROMETHEUS_TYPE})
+
+
+async def submit_job(request: web.Request) -> web.Response:
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return _error(400, f"the body is not valid JSON: {exc}")
+    try:
+        spec = validate_spec(body)
+    except ConfigError as exc:
+        return _error(400, str(exc))
+    rec = request.app[MANAGER].submit(spec)
+    return _json({"id": rec.id, "state": rec.state}, status=201, headers={"Location": f"/jobs/{rec.id}"})
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    return _json({"jobs": [manager.view(rec) for rec in manager.store.all()]})
+
+
+async def get_job(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    return _json(manager.view(manager.get(request.match_info["id"])))
+
+
+async def job_action(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    rec = manager.act(request.match_info["id"], request.match_info["action"])
+    return _json(manager.view(rec))
+
+
+async def job_output(request: web.Request) -> web.StreamResponse:
+    manager = request.app[MANAGER]
+    run_dir = manager.run_dir(request.match_info["id"])
+    name = request.query.get("file")
+    if name is None:
+        files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
+                       if p.is_file() and not p.name.startswith(_CHECKPOINT_PREFIX)) if run_dir.is_dir() else []
+        return _json({"files": files})
+    try:
+        path = result_path(run_dir, name)
+    except BadFileName as exc:
+        return _error(400, str(exc))
+    if not path.is_file():
+        return _error(404, f"no file {name!r} in the job's run directory (files are written when a run ends "
+                           f"or is paused)")
+    return web.FileResponse(path, headers={"Content-Disposition": f'attachment; filename="{path.name}"'})
+
+
+def build_app(manager: JobManager, *, token: str | None = None) -> web.Application:
+    middlewares = [_auth_middleware(token)] if token else []
+    app = web.Application(middlewares=[*middlewares, _errors_middleware])
+    app[MANAGER] = manager
+    app[_REGISTRY] = build_registry(manager)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/jobs", submit_job)
+    app.router.add_get("/jobs", list_jobs)
+    app.router.add_get("/jobs/{id}", get_job)
+    app.router.add_post("/jobs/{id}/{action:pause|resume|cancel}", job_action)
+    app.router.add_get("/jobs/{id}/output", job_output)
+    return app

@@ -1,0 +1,108 @@
+"""Prometheus metrics read from the live job stats at scrape time, in a registry the service owns.
+
+Nothing is counted twice: the engine already keeps counters per job
+(``EngineStats``) and per endpoint (the shared ``Throttle``), so a custom
+collector turns them into metric families when ``/metrics`` is scraped. No
+module-level registry or metric objects exist, so two services (or tests) in
+one process never see each other's numbers. Counters restart at zero with the
+process, which Prometheus' ``rate()`` handles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from selfinstruct.service.states import STATES
+
+__all__ = ["ServiceCollector", "build_registry", "render"]
+
+
+class ServiceCollector:
+    """Reads a ``JobManager`` (its per-job stats, its shared limits and the job table) at every scrape."""
+
+    def __init__(self, manager: Any):
+        self.manager = manager
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.manager
+        requests = CounterMetricFamily("selfinstruct_requests", "Requests finished, by outcome (ok: answered by "
+                                       "the endpoint; cached: answered from the checkpoint; failed: out of "
+                                       "attempts)", labels=["job", "status"])
+        calls = CounterMetricFamily("selfinstruct_http_calls", "HTTP calls sent, retries included", labels=["job"])
+        errors = CounterMetricFamily("selfinstruct_http_errors", "Failed HTTP calls by kind (status or error)",
+                                     labels=["job", "kind"])
+        tokens = CounterMetricFamily("selfinstruct_tokens", "Tokens reported by the endpoint",
+                                     labels=["job", "kind"])
+        retries = CounterMetricFamily("selfinstruct_retries", "Calls that were retries", labels=["job"])
+        limited = CounterMetricFamily("selfinstruct_rate_limited", "HTTP 429 answers", labels=["job"])
+        in_flight = GaugeMetricFamily("selfinstruct_in_flight", "Calls in flight", labels=["job"])
+        window = GaugeMetricFamily("selfinstruct_concurrency_window", "Current adaptive concurrency window",
+                                   labels=["job"])
+        accepted = GaugeMetricFamily("selfinstruct_accepted_instructions", "Instructions accepted so far",
+                                     labels=["job"])
+        target = GaugeMetricFamily("selfinstruct_target_instructions", "Instructions the job asks for",
+                                   labels=["job"])
+        rejected = CounterMetricFamily("selfinstruct_rejected", "Rejected instructions and instances, by stage "
+                                       "and reason (whole job, restored on resume)", labels=["job", "stage", "reason"])
+        for job, s in sorted(m.stats.items()):
+            requests.add_metric([job, "ok"], max(0, s.done - s.cached))
+            requests.add_metric([job, "cached"], s.cached)
+            requests.add_metric([job, "failed"], s.failed)
+            calls.add_metric([job], s.calls)
+            for kind, n in sorted(s.errors.items()):
+                errors.add_metric([job, str(kind)], n)
+            tokens.add_metric([job, "prompt"], s.prompt_tokens)
+            tokens.add_metric([job, "completion"], s.completion_tokens)
+            retries.add_metric([job], s.retries)
+            limited.add_metric([job], s.rate_limited)
+            in_flight.add_metric([job], s.in_flight)
+            window.add_metric([job], s.window)
+            accepted.add_metric([job], s.extra.get("accepted_instructions", 0))
+            if s.extra.get("target_instructions"):
+                target.add_metric([job], s.extra["target_instructions"])
+            for key, n in sorted((s.extra.get("rejects_by_reason") or {}).items()):
+                stage, _, reason = key.partition(":")
+                rejected.add_metric([job, stage, reason], n)
+        yield from (requests, calls, errors, tokens, retries, limited, in_flight, window, accepted, target, rejected)
+
+        counts = m.store.count_by_state()
+        jobs = GaugeMetricFamily("selfinstruct_jobs", "Jobs by state", labels=["state"])
+        for state in STATES:
+            jobs.add_metric([state], counts.get(state, 0))
+        yield jobs
+        waiting = sum(1 for rec in m.store.all(states=("queued",)) if rec.id not in m.live)
+        yield GaugeMetricFamily("selfinstruct_queue_depth", "Queued jobs waiting for a free run slot",
+                                value=waiting)
+        yield GaugeMetricFamily("selfinstruct_running_jobs", "Job runs going on in this process",
+                                value=len(m.live))
+
+        ep_in_flight = GaugeMetricFamily("selfinstruct_endpoint_in_flight", "Calls in flight on a shared "
+                                         "endpoint throttle (all its jobs)", labels=["endpoint", "group"])
+        ep_window = GaugeMetricFamily("selfinstruct_endpoint_concurrency_window", "Shared concurrency window",
+                                      labels=["endpoint", "group"])
+        ep_rate = GaugeMetricFamily("selfinstruct_endpoint_pacing_rate", "Shared pacing rate, requests per second",
+                                    labels=["endpoint", "group"])
+        ep_jobs = GaugeMetricFamily("selfinstruct_endpoint_jobs", "Jobs sharing the endpoint's limits",
+                                    labels=["endpoint", "group"])
+        for e in m.limits.snapshot():
+            labels = [e["endpoint"], str(e["group"])]
+            ep_in_flight.add_metric(labels, e["in_flight"])
+            ep_window.add_metric(labels, e["window"])
+            if e["rate"] is not None:
+                ep_rate.add_metric(labels, e["rate"])
+            ep_jobs.add_metric(labels, len(e["jobs"]))
+        yield from (ep_in_flight, ep_window, ep_rate, ep_jobs)
+
+
+def build_registry(manager: Any) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ServiceCollector(manager))  # type: ignore[arg-type]
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

@@ -1,0 +1,126 @@
+"""Run the service: lock the state dir, open the job table, serve HTTP, resume jobs, and shut down by signal.
+
+Shutdown (SIGTERM or SIGINT), in this order:
+1. stop taking HTTP requests (the listening socket closes);
+2. ask every running job to drain, for up to ``grace`` seconds; a second signal
+   (or the end of the grace period) stops them at once;
+3. each interrupted job is recorded as ``queued``, so the next start resumes it
+   from its checkpoint, and the job table is closed in ``finally``.
+
+A SIGKILL skips all of that and loses nothing either: the job table still says
+``running``, which the next start reads as "resume", and each job's own
+checkpoint holds every answer that was committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO
+
+from aiohttp import web
+
+from selfinstruct.errors import ConfigError, StorageError
+from selfinstruct.service.app import build_app
+from selfinstruct.service.config import ServiceConfig
+from selfinstruct.service.manager import JobManager
+from selfinstruct.service.store import JobStore
+
+__all__ = ["serve", "lock_state_dir"]
+
+log = logging.getLogger("selfinstruct.service")
+
+
+def lock_state_dir(state_dir: Path) -> IO[bytes]:
+    """Hold an exclusive lock on ``DIR/service.lock`` so two services never run the same jobs twice.
+
+    The kernel drops the lock when the process dies, even by SIGKILL, so a restart never finds a stale lock.
+    """
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fh = (state_dir / "service.lock").open("a+b")
+    except OSError as exc:
+        raise StorageError(f"{state_dir}: cannot create the state directory: {exc}") from exc
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        fh.close()
+        raise ConfigError(f"{state_dir}: another selfinstruct service already uses this state directory") from exc
+    return fh
+
+
+async def serve(config: ServiceConfig, *, environ: Mapping[str, str],
+                stop: asyncio.Event | None = None,
+                on_ready: Callable[[str, int], None] | None = None) -> None:
+    """Serve until ``stop`` is set (or, when no event is given, until SIGTERM/SIGINT)."""
+    lock = lock_state_dir(config.state_dir)
+    store = JobStore(config.state_dir / "service.sqlite3").open()
+    manager = JobManager(store, config.state_dir / "jobs", environ=environ, max_jobs=config.max_jobs,
+                         log_interval=config.log_interval)
+    runner = web.AppRunner(build_app(manager, token=config.token), handle_signals=False)
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+    own_stop = stop is None
+    stop = stop or asyncio.Event()
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=5.0)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from exc
+        host, port = _bound_address(runner, config)
+        log.info("listening on http://%s:%s", host, port, extra={
+            "event": "listening", "host": host, "port": port, "state_dir": str(config.state_dir),
+            "auth": "bearer" if config.token else "none", "pid": os.getpid()})
+        if own_stop:
+            installed = _install_signals(loop, stop, manager)
+        manager.start()
+        if on_ready is not None:
+            on_ready(host, port)
+        await stop.wait()
+        log.info("stopping: no new requests; draining running jobs", extra={"event": "stopping"})
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        try:
+            await runner.cleanup()
+            await manager.close(config.grace)
+        finally:
+            store.close()
+            lock.close()
+            log.info("stopped", extra={"event": "stopped"})
+
+
+def _bound_address(runner: web.AppRunner, config: ServiceConfig) -> tuple[str, int]:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return str(address[0]), int(address[1])
+    return config.host, config.port
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, manager: JobManager) -> list[int]:
+    """First SIGTERM/SIGINT: drain; a second one: stop running jobs at once."""
+
+    def on_signal(signame: str) -> None:
+        if stop.is_set():
+            log.warning("second %s: stopping running jobs now", signame, extra={"event": "hard_stop"})
+            for job in manager.live.values():
+                job.shutdown.hard.set()
+        else:
+            log.info("%s received", signame, extra={"event": "signal", "signal": signame})
+            stop.set()
+
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig.name)
+            installed.append(sig)
+        except (RuntimeError, ValueError):  # not the main thread (tests): the caller sets ``stop`` instead
+            pass
+    return installed

@@ -1,0 +1,124 @@
+"""The job table in ``DIR/service.sqlite3``: spec (never a key), state, error, last stats, timestamps.
+
+Writes happen a handful of times per job (submit, start, pause, end), so they
+run directly on the event loop, each in its own transaction with
+``synchronous=FULL``: once an HTTP answer says a job was accepted or paused, that
+survives a power cut. The per-job request checkpoints live elsewhere, in each
+job's own ``state.sqlite3``, written by the engine.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from selfinstruct.errors import StorageError
+
+__all__ = ["JobRecord", "JobStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT NOT NULL UNIQUE,
+    kind     TEXT NOT NULL,
+    spec     TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    error    TEXT,
+    stats    TEXT,
+    runs     INTEGER NOT NULL DEFAULT 0,
+    created  REAL NOT NULL,
+    updated  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+"""
+_COLUMNS = "id, kind, spec, state, error, stats, runs, created, updated"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobRecord:
+    id: str
+    kind: str
+    spec: dict[str, Any]
+    state: str
+    error: str | None
+    stats: dict[str, Any] | None     # the last finished run's stats snapshot
+    runs: int                        # how many times a run was started
+    created: float
+    updated: float
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> "JobRecord":
+        jid, kind, spec, state, error, stats, runs, created, updated = row
+        return cls(id=jid, kind=kind, spec=orjson.loads(spec), state=state, error=error,
+                   stats=orjson.loads(stats) if stats else None, runs=runs, created=created, updated=updated)
+
+
+class JobStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+
+    def open(self) -> "JobStore":
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"{self.path}: cannot open the job store: {exc}") from exc
+        self._conn = conn
+        return self
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self._conn is None:
+            raise StorageError(f"{self.path}: the job store is closed")
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: {exc}") from exc
+
+    def add(self, spec: dict[str, Any], *, state: str = "queued") -> JobRecord:
+        now = time.time()
+        jid = secrets.token_hex(6)
+        self._execute("INSERT INTO jobs (id, kind, spec, state, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+                      (jid, spec.get("kind", "generate"), orjson.dumps(spec).decode(), state, now, now))
+        return self.get(jid)  # type: ignore[return-value]
+
+    def get(self, job_id: str) -> JobRecord | None:
+        rows = self._execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return JobRecord.from_row(rows[0]) if rows else None
+
+    def all(self, *, states: tuple[str, ...] | None = None) -> list[JobRecord]:
+        if states:
+            marks = ", ".join("?" for _ in states)
+            rows = self._execute(f"SELECT {_COLUMNS} FROM jobs WHERE state IN ({marks}) ORDER BY seq", states)
+        else:
+            rows = self._execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY seq")
+        return [JobRecord.from_row(r) for r in rows]
+
+    def count_by_state(self) -> dict[str, int]:
+        return {state: n for state, n in self._execute("SELECT state, COUNT(*) FROM jobs GROUP BY state")}
+
+    def set_state(self, job_id: str, state: str, *, error: str | None = None,
+                  stats: dict[str, Any] | None = None, started: bool = False) -> None:
+        """Record a transition; ``error`` replaces the old one, ``stats`` only when given."""
+        sets = ["state = ?", "error = ?", "updated = ?"]
+        params: list[Any] = [state, error, time.time()]
+        if stats is not None:
+            sets.append("stats = ?")
+            params.append(orjson.dumps(stats, option=orjson.OPT_NON_STR_KEYS).decode())
+        if started:
+            sets.append("runs = runs + 1")
+        self._execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*params, job_id))
