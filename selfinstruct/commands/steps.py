@@ -82,9 +82,10 @@ def run_prepare(args: argparse.Namespace) -> int:
     import random
 
     from selfinstruct.errors import InputError
-    from selfinstruct.io import iter_jsonl, write_json_atomic, write_jsonl_atomic
+    from selfinstruct.io import iter_jsonl
+    from selfinstruct.pipeline.export import write_finetuning
     from selfinstruct.stages.base import Instance
-    from selfinstruct.stages.prepare import ALPACA_FILENAME, PrepareConfig, prepare_finetuning
+    from selfinstruct.stages.prepare import PrepareConfig, prepare_finetuning
     from selfinstruct.stages.seeds import default_seed_path, load_seed_tasks
 
     path = args.out / "machine_generated_instances.jsonl"
@@ -102,8 +103,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     exports = prepare_finetuning([t for t in tasks if t[1]], rng=random.Random(args.seed or 42),
                                  config=config, seeds=seeds)
     ft = args.out / "finetuning"
-    for name, rows in exports.files().items():
-        (write_json_atomic if name == ALPACA_FILENAME else write_jsonl_atomic)(ft / name, rows)
+    write_finetuning(ft, exports)
     print(f"prepare: {len(exports.all_generated)} generated rows, {len(exports.gpt3)} training rows -> {ft}",
           file=sys.stderr)
     return 0

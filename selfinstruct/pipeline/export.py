@@ -16,7 +16,7 @@ from selfinstruct.io import write_json_atomic, write_jsonl_atomic
 from selfinstruct.stages.base import Instance
 from selfinstruct.stages.prepare import ALPACA_FILENAME, PrepareConfig, prepare_finetuning
 
-__all__ = ["export_run", "RUN_FILES"]
+__all__ = ["export_run", "write_finetuning", "RUN_FILES"]
 
 RUN_FILES = {
     "instructions": "machine_generated_instructions.jsonl",
@@ -26,6 +26,19 @@ RUN_FILES = {
     "stats": "stats.json",
     "finetuning": "finetuning",
 }
+
+
+def write_finetuning(ft_dir: Path, exports: Any) -> None:
+    """Write the four fine-tuning files; a GPT-3 file from an earlier export (other row count) is removed."""
+    ft_dir.mkdir(parents=True, exist_ok=True)
+    for name, rows in exports.files().items():
+        if name == ALPACA_FILENAME:
+            write_json_atomic(ft_dir / name, rows)
+        else:
+            write_jsonl_atomic(ft_dir / name, rows)
+    for old in ft_dir.glob("gpt3_finetuning_data_*.jsonl"):
+        if old.name != exports.gpt3_filename:
+            old.unlink()
 
 
 def export_run(store: CheckpointStore, out_dir: Path, *, seeds: list[Any], prepare: PrepareConfig, seed: int,
@@ -53,16 +66,7 @@ def export_run(store: CheckpointStore, out_dir: Path, *, seeds: list[Any], prepa
     tasks = [(r["instruction"], [Instance(i["input"], i["output"]) for i in r["instances"]])
              for r in ordered if r["instances"]]
     exports = prepare_finetuning(tasks, rng=random.Random(seed), config=prepare, seeds=seeds)
-    ft_dir = out_dir / RUN_FILES["finetuning"]
-    ft_dir.mkdir(parents=True, exist_ok=True)
-    for old in ft_dir.glob("gpt3_finetuning_data_*.jsonl"):
-        if old.name != exports.gpt3_filename:
-            old.unlink()
-    for name, rows in exports.files().items():
-        if name == ALPACA_FILENAME:
-            write_json_atomic(ft_dir / name, rows)
-        else:
-            write_jsonl_atomic(ft_dir / name, rows)
+    write_finetuning(out_dir / RUN_FILES["finetuning"], exports)
     summary = {
         "instructions": len(instructions),
         "classified": len(labels),

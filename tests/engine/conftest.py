@@ -1,4 +1,4 @@
-"""Fixtures for engine tests: a real simulated endpoint on 127.0.0.1 and request files."""
+"""Helpers for engine tests: request files, output reading, the CLI as a real process."""
 
 from __future__ import annotations
 
@@ -8,26 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from workers.simulated import SimConfig, start_in_thread
-
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def sim():
-    """Start a simulated endpoint with the given SimConfig fields; stopped at teardown."""
-    running = []
-
-    def start(**kwargs):
-        server = start_in_thread(SimConfig(**kwargs))
-        running.append(server)
-        return server
-
-    yield start
-    for server in running:
-        server.stop()
 
 
 def write_requests(path: Path, n: int, *, chat_every: int = 0, params: dict | None = None) -> list[dict]:
