@@ -23,7 +23,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from selfinstruct.engine.retry import RetryConfig, make_retrying
+from selfinstruct.engine.retry import RetryConfig, backoff_delay, is_retryable, make_retrying
 from selfinstruct.engine.stats import EngineStats
 from selfinstruct.engine.store import CheckpointStore
 from selfinstruct.engine.throttle import Throttle
@@ -64,15 +64,17 @@ class Engine:
         n = int(request.params.get("n", self.defaults.get("n", 1)) or 1)
         state = {"max_tokens": max_tokens, "attempts": 0}
         prompt_chars = _prompt_chars(request)
-        retrying = make_retrying(self.retry, self._rng)
         last_error: BaseException | None = None
         try:
-            async for attempt in retrying:
-                with attempt:
-                    if state["attempts"] > 0:
-                        self.stats.retries += 1
-                    state["attempts"] += 1
-                    response = await self._attempt(request, state, prompt_chars, n)
+            # Most calls succeed first time: try once directly, and only build the tenacity
+            # controller (which costs more than the rest of the engine) after a failure.
+            state["attempts"] = 1
+            try:
+                response = await self._attempt(request, state, prompt_chars, n)
+            except RequestError as exc:
+                if not is_retryable(exc) or self.retry.max_attempts <= 1:
+                    raise
+                response = await self._retry(request, state, prompt_chars, n, exc)
         except FatalEndpointError:
             self.stats.errors["fatal"] += 1
             raise
@@ -85,6 +87,18 @@ class Engine:
         await self.store.put_result(request.id, request.to_json(), response.to_json(), state["attempts"], then)
         self.stats.done += 1
         return response
+
+    async def _retry(self, request: Request, state: dict[str, int], prompt_chars: int, n: int,
+                     first: BaseException) -> Response:
+        """Attempts 2..max_attempts under tenacity, after waiting the backoff the first failure earned."""
+        await asyncio.sleep(backoff_delay(1, first, self.retry, self._rng))
+        retrying = make_retrying(self.retry, self._rng, attempts_done=1)
+        async for attempt in retrying:
+            with attempt:
+                self.stats.retries += 1
+                state["attempts"] += 1
+                return await self._attempt(request, state, prompt_chars, n)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _attempt(self, request: Request, state: dict[str, int], prompt_chars: int, n: int) -> Response:
         throttle = self.throttle

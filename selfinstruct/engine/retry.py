@@ -56,15 +56,18 @@ def backoff_delay(attempt: int, exc: BaseException | None, config: RetryConfig, 
     return delay
 
 
-def make_retrying(config: RetryConfig, rng: random.Random) -> AsyncRetrying:
-    """A tenacity controller for one request (tenacity keeps per-call state, so make one per request)."""
+def make_retrying(config: RetryConfig, rng: random.Random, *, attempts_done: int = 0) -> AsyncRetrying:
+    """A tenacity controller for one request (tenacity keeps per-call state, so make one per request).
+
+    ``attempts_done`` attempts already happened outside it; the backoff and the stop count include them.
+    """
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        return backoff_delay(state.attempt_number, exc, config, rng)
+        return backoff_delay(state.attempt_number + attempts_done, exc, config, rng)
 
     return AsyncRetrying(
-        stop=stop_after_attempt(config.max_attempts),
+        stop=stop_after_attempt(max(1, config.max_attempts - attempts_done)),
         wait=wait,
         retry=retry_if_exception(is_retryable),
         reraise=True,

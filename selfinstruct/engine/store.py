@@ -2,13 +2,17 @@
 
 Why this shape:
 - WAL lets the event loop read (is this id done?) while the writer commits.
-- All writes go through one thread in submission order, so an operation that
+- All writes go through one writer in submission order, so an operation that
   must be atomic with a result (a pipeline records what it derived from an
   answer) is simply one operation; nothing interleaves inside it.
-- Group commit: the writer takes every operation queued while it was busy and
-  commits them in one transaction, then resolves their futures in one hop back
-  to the loop. A result counts as done only once its future resolves, i.e.
-  after COMMIT.
+- Group commit: every operation submitted during one event-loop iteration is
+  committed in one transaction, then their futures resolve. A result counts as
+  done only once its future resolves, i.e. after COMMIT.
+- Where the writer runs: with ``synchronous=NORMAL`` (the default) a WAL commit
+  does not fsync, so the writer runs on the event loop itself, once per loop
+  iteration; a thread would cost more in GIL hand-offs than the commit does.
+  With ``synchronous=FULL`` every commit fsyncs, so the writer is a thread that
+  takes whatever queued up while it was busy.
 - ``synchronous=NORMAL`` in WAL mode survives a killed process (SIGKILL) at any
   moment; ``FULL`` also survives power loss, at an fsync per commit.
 
@@ -81,7 +85,10 @@ class CheckpointStore:
             raise StorageError(f"{self.path}: synchronous must be OFF, NORMAL or FULL")
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._thread: threading.Thread | None = None
+        self._inline: sqlite3.Connection | None = None
+        self._open = False
         self._reader: sqlite3.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_done_seq = 0
@@ -115,16 +122,35 @@ class CheckpointStore:
             writer.close()
             raise _storage_error(self.path, exc) from exc
         self._reader = self._connect()
-        self._thread = threading.Thread(target=self._writer_loop, args=(writer,), name="checkpoint-writer", daemon=True)
-        self._thread.start()
+        if self.synchronous == "FULL":
+            self._thread = threading.Thread(target=self._writer_loop, args=(writer,), name="checkpoint-writer",
+                                            daemon=True)
+            self._thread.start()
+        else:
+            self._inline = writer
+        self._open = True
         return self
 
     async def close(self) -> None:
         """Flush everything queued, checkpoint the WAL, and stop the writer. Shielded from cancellation."""
-        if self._thread is None:
+        if not self._open:
+            return
+        self._open = False
+        if self._inline is not None:
+            self._flush_pending()
+            conn, self._inline = self._inline, None
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            conn.close()
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
             return
         fut = self._loop.create_future()  # type: ignore[union-attr]
-        self._queue.put((_STOP, fut))
+        self._flush_pending()
+        self._queue.put([(_STOP, fut)])
         thread = self._thread
         self._thread = None
         try:
@@ -145,10 +171,10 @@ class CheckpointStore:
     def _writer_loop(self, conn: sqlite3.Connection) -> None:
         stop_fut = None
         while stop_fut is None:
-            batch = [self._queue.get()]
+            batch = list(self._queue.get())
             while len(batch) < self.max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.extend(self._queue.get_nowait())
                 except queue.Empty:
                     break
             ops = []
@@ -201,13 +227,26 @@ class CheckpointStore:
 
     def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
         """Queue ``fn(conn)`` to run inside the next group transaction; the future resolves after COMMIT."""
-        if self._thread is None:
+        if not self._open:
             raise StorageError(f"{self.path}: store is not open")
         if self.failure is not None:
             raise self.failure
         fut = self._loop.create_future()  # type: ignore[union-attr]
-        self._queue.put((fn, fut))
+        # Hand operations to the writer once per event-loop iteration, not one by one:
+        # every queue put can wake the writer thread and cost a GIL hand-off.
+        self._pending.append((fn, fut))
+        if len(self._pending) == 1:
+            self._loop.call_soon(self._flush_pending)  # type: ignore[union-attr]
         return fut
+
+    def _flush_pending(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        if self._inline is not None:
+            _resolve_all(self._run_batch(self._inline, batch))
+        else:
+            self._queue.put(batch)
 
     # -- results ---------------------------------------------------------------------------
     def _take_done_seq(self) -> int:

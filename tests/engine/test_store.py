@@ -9,9 +9,10 @@ from selfinstruct.engine.store import CheckpointStore
 from selfinstruct.errors import StorageError
 
 
-async def test_results_are_committed_and_survive_reopen(tmp_path):
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])   # writer on the loop / writer thread
+async def test_results_are_committed_and_survive_reopen(tmp_path, synchronous):
     path = tmp_path / "state.sqlite3"
-    store = await CheckpointStore(path).open()
+    store = await CheckpointStore(path, synchronous=synchronous).open()
     futs = [store.put_result(f"r{i}", {"id": f"r{i}"}, {"text": f"t{i}", "finish_reason": "stop", "usage": {}}, 1)
             for i in range(500)]
     await asyncio.gather(*futs)
@@ -62,8 +63,9 @@ async def test_records_keep_insertion_order_across_reopen(tmp_path):
     await store.close()
 
 
-async def test_a_failing_operation_fails_alone(tmp_path):
-    store = await CheckpointStore(tmp_path / "s.sqlite3").open()
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
+async def test_a_failing_operation_fails_alone(tmp_path, synchronous):
+    store = await CheckpointStore(tmp_path / "s.sqlite3", synchronous=synchronous).open()
 
     def bad(conn):
         raise ValueError("bad op")
