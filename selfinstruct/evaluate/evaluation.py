@@ -1,0 +1,126 @@
+"""Score prediction files against the human targets and write the report: the library side of `selfinstruct evaluate`."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from selfinstruct.errors import ConfigError
+from selfinstruct.evaluate.bertscore import BertScoreConfig, bertscore_f1, resolve_model
+from selfinstruct.evaluate.metrics import BootstrapConfig, per_app_breakdown, score_tasks, summarize
+from selfinstruct.evaluate.predictions import ModelPredictions, load_predictions
+from selfinstruct.evaluate.report import ModelResult, metrics_json, write_report
+from selfinstruct.evaluate.tasks import (
+    DEFAULT_TASKS_PATH,
+    REPO_ROOT,
+    baseline_prediction_files,
+    load_tasks,
+    require_eval_extra,
+)
+
+__all__ = ["EvaluateConfig", "evaluate"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EvaluateConfig:
+    predictions: tuple[Path, ...] = ()
+    out_dir: Path
+    include_baselines: bool = False
+    tasks: Path = DEFAULT_TASKS_PATH
+    bertscore: BertScoreConfig | None = BertScoreConfig()   # None = skip BERTScore
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    plots: bool = True
+
+
+def _display(path: Path) -> str:
+    """Paths inside the repository are shown relative to it, so committed reports do not leak a home folder."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _add_bertscore(models: list[ModelPredictions], scores: list, cfg: BertScoreConfig) -> tuple[list, dict[str, Any]]:
+    """One bert-score call over every model's pairs, so the model is loaded once."""
+    model = resolve_model(cfg)
+    responses = [p.response for m in models for p in m.pairs]
+    targets = [p.target for m in models for p in m.pairs]
+    result = bertscore_f1(responses, targets, model, cfg)
+    out, start = [], 0
+    for m, s in zip(models, scores, strict=True):
+        end = start + len(m.pairs)
+        out.append(dataclasses.replace(
+            s, bertscore_f1=result.f1[start:end],
+            bertscore_f1_rescaled=None if result.f1_rescaled is None else result.f1_rescaled[start:end]))
+        start = end
+    info = {"model": model.label, "num_layers": model.num_layers, "comparable": model.comparable,
+            "rescaled": result.f1_rescaled is not None, "note": model.note}
+    return out, info
+
+
+def _sacrebleu_signature() -> str:
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU()
+    bleu.corpus_score(["x"], [["x"]])  # the signature records the reference count, known only after a call
+    return str(bleu.get_signature())
+
+
+def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
+    """Score every prediction file, write the outputs into ``cfg.out_dir``, return the metrics.json content."""
+    require_eval_extra("sacrebleu", "rouge_score", "rapidfuzz", *(("bert_score", "torch") if cfg.bertscore else ()),
+                       *(("matplotlib",) if cfg.plots else ()))
+    files = list(cfg.predictions) + (baseline_prediction_files() if cfg.include_baselines else [])
+    if not files:
+        raise ConfigError("no prediction files: pass --predictions FILE ... and/or --baselines")
+    tasks = load_tasks(cfg.tasks)
+    models: list[ModelPredictions] = []
+    seen: dict[str, Path] = {}
+    for f in files:
+        m = load_predictions(f, tasks)
+        if m.name in seen:
+            if seen[m.name].resolve() == Path(f).resolve():
+                continue
+            raise ConfigError(f"two prediction files give the model name {m.name!r}: {seen[m.name]} and {f}")
+        seen[m.name] = Path(f)
+        models.append(m)
+
+    scores = [score_tasks([p.response for p in m.pairs], [p.target for p in m.pairs]) for m in models]
+    bert_info = None
+    if cfg.bertscore is not None:
+        scores, bert_info = _add_bertscore(models, scores, cfg.bertscore)
+
+    results = [
+        ModelResult(predictions=m, scores=s, summary=summarize(s, cfg.bootstrap),
+                    per_app=per_app_breakdown([p.motivation_app for p in m.pairs], s))
+        for m, s in zip(models, scores, strict=True)
+    ]
+    settings = {
+        "tasks": _display(cfg.tasks),
+        "predictions": {m.name: _display(Path(m.path)) for m in models},
+        "bootstrap": dataclasses.asdict(cfg.bootstrap),
+        "sacrebleu_signature": _sacrebleu_signature(),
+        "rouge": "rouge_score rougeL F-measure, use_stemmer=True",
+        "bertscore": bert_info,
+    }
+    plots = []
+    if cfg.plots:
+        from selfinstruct.evaluate.plots import write_plots
+
+        plots = write_plots(cfg.out_dir, results)
+    write_report(cfg.out_dir, results, settings, plots)
+    for res in results:
+        log.info("%s: BLEU %.2f  ROUGE-L %.4f  BERTScore-F1 %s  (n=%d)", res.name, res.summary["bleu"].value,
+                 res.summary["rouge_l"].value,
+                 f"{res.summary['bertscore_f1'].value:.4f}" if "bertscore_f1" in res.summary else "-",
+                 res.scores.n)
+    if not np.isfinite([iv.value for r in results for iv in r.summary.values()]).all():
+        log.warning("some metric is not finite; see per_task.jsonl")
+    return metrics_json(results)
