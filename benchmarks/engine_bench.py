@@ -234,21 +234,31 @@ def main() -> None:
                      "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                      "date": time.strftime("%Y-%m-%d")}
     runners = {"a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e}
+    results["commands"] = {}
     for p in parts:
         results[p] = runners[p](args.tmp)
+        results["commands"][p] = results["command"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     prev = {}
     json_path = RESULTS / "engine.json"
     if json_path.exists():
         prev = json.loads(json_path.read_text())
+    commands = {**prev.get("commands", {}), **results.pop("commands")}
     prev.update(results)
+    prev["commands"] = commands
     json_path.write_text(json.dumps(prev, indent=2) + "\n")
     (RESULTS / "engine.md").write_text(render(prev))
     print(render(prev))
 
 
 def render(r: dict) -> str:
-    out = ["# Engine benchmark", "", f"Command: `{r.get('command')}`  ", f"Machine: {r.get('machine')}, "
+    cmds = r.get("commands", {})
+    by_cmd: dict[str, list[str]] = {}
+    for part, cmd in sorted(cmds.items()):
+        by_cmd.setdefault(cmd, []).append(part)
+    lines = [f"- part(s) {', '.join(ps)}: `{cmd}`" for cmd, ps in by_cmd.items()] or [f"- `{r.get('command')}`"]
+    out = ["# Engine benchmark", "", "Commands (each part was last produced by):", *lines, "",
+           f"Machine: {r.get('machine')}, "
            f"date {r.get('date')}. The simulator runs in its own process; every time is the whole "
            "`selfinstruct complete` process, start-up included.", ""]
     if "a" in r:
