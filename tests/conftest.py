@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,19 @@ def sim():
     yield start
     for server in running:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen(tmp_path_factory) -> Path:
+    """A tiny random Qwen2 (model + BPE tokenizer with a ChatML template) on disk, built offline."""
+    from tiny_qwen import build_tiny_qwen
+
+    return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_no_template(tmp_path_factory) -> Path:
+    """The same tiny model saved without a chat template."""
+    from tiny_qwen import build_tiny_qwen
+
+    return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen-nt") / "model", with_chat_template=False)

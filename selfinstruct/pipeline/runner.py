@@ -296,11 +296,8 @@ class SelfInstructPipeline:
             prompt = build_classification_prompt(instruction, endpoint=self.endpoint)
             req = Request(id=f"clf-{instruction_key(instruction)}", **prompt.request_fields(),
                           meta={"stage": "classify"})
-            try:
-                response = await self.engine.call(req)
-            except RequestFailed as exc:
-                self.failed_requests += 1
-                self._record_rejects([("classify", "request_failed", instruction, {"error": str(exc)})], key=req.id)
+            response = await self._call_or_record_failure(req, "classify", instruction)
+            if response is None:
                 return
             raw = response.text
             label = parse_classification(raw, response.finish_reason)
@@ -325,11 +322,8 @@ class SelfInstructPipeline:
                                        max_instances=self.max_instances)
         req = Request(id=f"inst-{instruction_key(instruction)}", **prompt.request_fields(),
                       meta={"stage": "instances"})
-        try:
-            response = await self.engine.call(req)
-        except RequestFailed as exc:
-            self.failed_requests += 1
-            self._record_rejects([("instances", "request_failed", instruction, {"error": str(exc)})], key=req.id)
+        response = await self._call_or_record_failure(req, "instances", instruction)
+        if response is None:
             return
         result = process_instances(response.text, response.finish_reason, is_classification=is_clf)
         record = {
@@ -358,6 +352,15 @@ class SelfInstructPipeline:
         self._wake.set()
 
     # ------------------------------------------------------------------ helpers
+    async def _call_or_record_failure(self, req: Request, stage: str, instruction: str) -> Response | None:
+        """The answer, or None after recording a request that used up its attempts (retried on the next run)."""
+        try:
+            return await self.engine.call(req)
+        except RequestFailed as exc:
+            self.failed_requests += 1
+            self._record_rejects([(stage, "request_failed", instruction, {"error": str(exc)})], key=req.id)
+            return None
+
     def _record_rejects(self, rejects: list[tuple[str, str, str, dict[str, Any]]], *, key: str,
                         processed: bool = False) -> None:
         """Record rejects under ``key`` (a request id); ``processed`` also marks that answer as handled."""

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for tiny_qwen
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for shared helpers
 
-from tiny_qwen import build_tiny_qwen  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -39,14 +38,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="session")
-def tiny_qwen(tmp_path_factory) -> Path:
-    return build_tiny_qwen(tmp_path_factory.mktemp("eval-tiny-qwen") / "model")
-
-
-@pytest.fixture(scope="session")
-def tiny_qwen_no_template(tmp_path_factory) -> Path:
-    return build_tiny_qwen(tmp_path_factory.mktemp("eval-tiny-qwen-nt") / "model", with_chat_template=False)
 
 
 @pytest.fixture()

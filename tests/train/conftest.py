@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for tiny_qwen
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for shared helpers
 
-from tiny_qwen import build_tiny_qwen  # noqa: E402
 from train_helpers import small_examples  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,16 +25,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="session")
-def tiny_qwen(tmp_path_factory) -> Path:
-    """A tiny random Qwen2 (model + tokenizer with a ChatML template) on disk."""
-    return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen") / "model")
-
-
-@pytest.fixture(scope="session")
-def tiny_qwen_no_template(tmp_path_factory) -> Path:
-    """The same tiny model saved without a chat template."""
-    return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen-nt") / "model", with_chat_template=False)
 
 
 @pytest.fixture(scope="session")
