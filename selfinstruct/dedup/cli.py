@@ -1,0 +1,96 @@
+"""``selfinstruct dedup``: filter a JSON/JSONL file of records by near-duplicate instruction text.
+
+    selfinstruct dedup INPUT --out OUTPUT [--field instruction] [--threshold 0.7]
+                       [--seeds FILE] [--exact] [--rejects FILE] [--redis-url URL]
+
+Kept records are written unchanged, in input order: for JSONL input the original
+line bytes are copied; for a JSON array each record is re-serialised (same keys,
+order and values).  Rejected records go to ``--rejects`` with an added
+``_dedup: {max_score, most_similar}``.  Standard library only at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from selfinstruct.errors import ConfigError, InputError
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="INPUT", help="JSON array or JSONL file of records")
+    parser.add_argument("--out", required=True, metavar="OUTPUT", help="JSONL file for the kept records")
+    parser.add_argument("--field", default="instruction", help="record field holding the text (default: instruction)")
+    parser.add_argument("--threshold", type=float, default=0.7,
+                        help="reject when ROUGE-L F against the pool exceeds this (default: 0.7)")
+    parser.add_argument("--seeds", metavar="FILE",
+                        help="JSONL seed tasks (an 'instruction' field) pre-loaded into the pool")
+    parser.add_argument("--exact", action="store_true",
+                        help="brute-force exact filter (slow; for checking the fast one)")
+    parser.add_argument("--rejects", metavar="FILE", help="JSONL file for rejected records, with _dedup details")
+    parser.add_argument("--redis-url", metavar="URL",
+                        help="share the LSH index through Redis (redis://host:port/db) with other generators")
+    parser.add_argument("--redis-prefix", default="selfinstruct-dedup", help="key prefix of the shared index")
+
+
+def _texts(path: str, records: list[tuple[int, dict[str, Any]]], field: str) -> list[str]:
+    out = []
+    for line, record in records:
+        value = record.get(field)
+        if value is None:
+            raise InputError(f"record has no {field!r} field", path=path, line=line)
+        if not isinstance(value, str):
+            raise InputError(f"field {field!r} is {type(value).__name__}, expected a string", path=path, line=line)
+        out.append(value)
+    return out
+
+
+def _raw_lines(path: str) -> dict[int, bytes] | None:
+    """Line number -> original bytes for JSONL input (None for a JSON array)."""
+    data = Path(path).read_bytes()
+    if data.lstrip()[:1] == b"[":
+        return None
+    return {n: raw.rstrip(b"\r\n") + b"\n" for n, raw in enumerate(data.splitlines(keepends=True), start=1)}
+
+
+def run(args: argparse.Namespace) -> int:
+    from selfinstruct.dedup import DedupConfig, ExactRougeFilter, NearDuplicateFilter
+    from selfinstruct.io import dumps_line, iter_jsonl, read_json_records, write_text_atomic
+
+    if args.exact and args.redis_url:
+        raise ConfigError("--exact and --redis-url cannot be combined (the exact filter keeps no index)")
+    config = DedupConfig(threshold=args.threshold, storage="redis" if args.redis_url else "memory",
+                         redis_url=args.redis_url, redis_prefix=args.redis_prefix)
+    records = read_json_records(args.input)
+    texts = _texts(args.input, records, args.field)
+    raw = _raw_lines(args.input)
+
+    filt = ExactRougeFilter(config) if args.exact else NearDuplicateFilter(config)
+    if args.seeds:
+        seeds = _texts(args.seeds, list(iter_jsonl(args.seeds)), "instruction")
+        filt.add_many(seeds)
+    n_seeds = len(filt)
+
+    start = time.perf_counter()
+    decisions = filt.check_and_add_many(texts)
+    elapsed = time.perf_counter() - start
+
+    kept, rejected = [], []
+    for (line, record), decision in zip(records, decisions):
+        if decision.keep:
+            kept.append(raw[line] if raw is not None else dumps_line(record))
+        else:
+            rejected.append(dumps_line({**record, "_dedup": {"max_score": decision.max_score,
+                                                             "most_similar": decision.most_similar}}))
+    write_text_atomic(args.out, b"".join(kept))
+    if args.rejects:
+        write_text_atomic(args.rejects, b"".join(rejected))
+    rate = len(texts) / elapsed if elapsed > 0 else float("inf")
+    print(f"dedup{' (exact)' if args.exact else ''}: {len(kept)} kept, {len(rejected)} rejected of {len(texts)} "
+          f"(pool started with {n_seeds} seeds) in {elapsed:.2f} s, {rate:,.0f} items/s", file=sys.stderr)
+    return 0
