@@ -79,7 +79,9 @@ class SelfInstructPipeline:
         self.stall_limit = stall_limit
         self.tasks = TaskPool(max_tasks, on_error=self._on_task_error, on_done=self._wake_dispatcher)
         self.pool: list[str] = []
-        self.pool_clf: list[str] = []       # classification-only mode samples from these
+        # Instructions labelled as classification, in label order; only the classify step adds to it.
+        # Classification-only mode samples its in-context examples from these.
+        self.pool_clf: list[str] = []
         self.labels: dict[str, bool] = {}
         self.has_instances: set[str] = set()
         self.rejects: collections.Counter[str] = collections.Counter()
@@ -268,8 +270,6 @@ class SelfInstructPipeline:
                              "max_rouge_l": round(decision.max_score, 4)},
                 "request_idx": int(req.id[4:]),
             })
-            if self.classification_only:
-                self.pool_clf.append(text)
         n = len(accepted)
         self.gen_yield = 0.8 * self.gen_yield + 0.2 * n
         self.stalled_answers = 0 if n else self.stalled_answers + 1
@@ -384,13 +384,12 @@ class SelfInstructPipeline:
         self._wake.set()
 
     def _update_stats(self) -> None:
-        clf = sum(1 for v in self.labels.values() if v)
         self.stats.total = None
         self.stats.extra.update({
             "target_instructions": self.target,
             "accepted_instructions": len(self.pool),
             "classified": len(self.labels),
-            "classification_tasks": clf,
+            "classification_tasks": len(self.pool_clf),
             "instructions_with_instances_done": len(self.has_instances),
             "rejects_by_reason": dict(sorted(self.rejects.items())),
             "generation_requests": self.gen_next,

@@ -153,3 +153,24 @@ def test_cli_help_starts_without_heavy_imports():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_classification_only_pool_holds_each_instruction_once(sim, tmp_path):
+    import asyncio
+
+    from selfinstruct.pipeline import build_generate_config, generate_async
+
+    server = sim()
+    table = {"endpoint": {"api_base": server.url, "model": "sim"}, "prompt": {"classification_only": True},
+             "generation": {"num_instructions": 25}}
+    config = build_generate_config(table, out_dir=tmp_path / "run")
+    seen = []
+    result = asyncio.run(generate_async(config, on_start=seen.append))
+    pipeline = seen[0]
+    assert result.exit_code == 0
+    # The pool the prompts sample from has every classification instruction exactly once.
+    assert sorted(pipeline.pool_clf) == sorted(pipeline.pool)
+    assert len(set(pipeline.pool_clf)) == len(pipeline.pool_clf) == 25
+    assert result.stats["classification_tasks"] == 25
+    labels = read_jsonl(tmp_path / "run" / "is_clf_or_not.jsonl")
+    assert len(labels) == 25 and all(r["is_classification"] for r in labels)
