@@ -86,6 +86,7 @@ class SelfInstructPipeline:
         self.has_instances: set[str] = set()
         self.rejects: collections.Counter[str] = collections.Counter()
         self.downstream: collections.deque[tuple[str, str]] = collections.deque()
+        self._scheduled: set[str] = set()   # instructions with a stage queued or running
         self.gen_next = 0
         self.gen_in_flight = 0
         self.gen_yield = 3.0                # accepted per answer, running estimate
@@ -142,13 +143,16 @@ class SelfInstructPipeline:
         self._update_stats()
 
     def _queue_downstream(self, instruction: str) -> None:
-        if instruction in self.has_instances:
+        """Queue the instruction's next stage, decided from its state; never twice at once."""
+        if instruction in self.has_instances or instruction in self._scheduled:
             return
         if instruction not in self.labels:
             if "classify" in self.stages or self.classification_only:
                 self.downstream.append(("classify", instruction))
+                self._scheduled.add(instruction)
         elif "instances" in self.stages:
             self.downstream.append(("instances", instruction))
+            self._scheduled.add(instruction)
 
     # ------------------------------------------------------------------ the loop
     async def run(self, shutdown: Shutdown, grace: float) -> PipelineOutcome:
@@ -185,7 +189,7 @@ class SelfInstructPipeline:
             if self.downstream:
                 stage, instruction = self.downstream.popleft()
                 job = self._classify_task if stage == "classify" else self._instances_task
-                await self.tasks.spawn(lambda job=job, instruction=instruction: job(instruction))
+                await self.tasks.spawn(lambda job=job, instruction=instruction: self._run_stage(job, instruction))
                 continue
             if self._may_generate():
                 await self._spawn_generation()
@@ -289,7 +293,16 @@ class SelfInstructPipeline:
         self._update_stats()
         self._wake.set()
 
-    async def _classify_task(self, instruction: str) -> None:
+    async def _run_stage(self, job: Any, instruction: str) -> None:
+        """Run one stage task; once it has finished, queue the next stage if it succeeded."""
+        try:
+            succeeded = await job(instruction)
+        finally:
+            self._scheduled.discard(instruction)
+        if succeeded:
+            self._queue_downstream(instruction)  # the pool's done-callback then wakes the dispatcher
+
+    async def _classify_task(self, instruction: str) -> bool:
         if self.classification_only:
             label, raw = True, None
         else:
@@ -298,7 +311,7 @@ class SelfInstructPipeline:
                           meta={"stage": "classify"})
             response = await self._call_or_record_failure(req, "classify", instruction)
             if response is None:
-                return
+                return False
             raw = response.text
             label = parse_classification(raw, response.finish_reason)
             if label is None:
@@ -311,12 +324,10 @@ class SelfInstructPipeline:
         if label:
             self.pool_clf.append(instruction)
         await self.store.submit(lambda conn: self.store.write_record(conn, "clf", instruction_key(instruction), record))
-        if "instances" in self.stages:
-            self.downstream.append(("instances", instruction))
         self._update_stats()
-        self._wake.set()
+        return True
 
-    async def _instances_task(self, instruction: str) -> None:
+    async def _instances_task(self, instruction: str) -> bool:
         is_clf = self.labels.get(instruction, False)
         prompt = build_instance_prompt(instruction, is_classification=is_clf, endpoint=self.endpoint,
                                        max_instances=self.max_instances)
@@ -324,7 +335,7 @@ class SelfInstructPipeline:
                       meta={"stage": "instances"})
         response = await self._call_or_record_failure(req, "instances", instruction)
         if response is None:
-            return
+            return False
         result = process_instances(response.text, response.finish_reason, is_classification=is_clf)
         record = {
             "instruction": instruction,
@@ -349,7 +360,7 @@ class SelfInstructPipeline:
         for stage, reason, _, _ in rejects:
             self.rejects[f"{stage}:{reason}"] += 1
         self._update_stats()
-        self._wake.set()
+        return True
 
     # ------------------------------------------------------------------ helpers
     async def _call_or_record_failure(self, req: Request, stage: str, instruction: str) -> Response | None:

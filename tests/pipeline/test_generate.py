@@ -174,3 +174,34 @@ def test_classification_only_pool_holds_each_instruction_once(sim, tmp_path):
     assert result.stats["classification_tasks"] == 25
     labels = read_jsonl(tmp_path / "run" / "is_clf_or_not.jsonl")
     assert len(labels) == 25 and all(r["is_classification"] for r in labels)
+
+
+def test_answer_reprocessed_on_restore_is_classified_once(sim, tmp_path):
+    """An answer committed but not processed before a crash is processed on restart, and its
+    instructions go through classification and instances exactly once."""
+    import asyncio
+
+    from selfinstruct.pipeline import build_generate_config, generate_async
+
+    server = sim()
+    run = tmp_path / "run"
+    base = {"endpoint": {"api_base": server.url, "model": "sim"}}
+    only_generate = {**base, "generation": {"num_instructions": 20, "stages": ["generate"]}}
+    assert asyncio.run(generate_async(build_generate_config(only_generate, out_dir=run))).exit_code == 0
+    # Simulate the crash window: the last answer's derived records never committed.
+    conn = sqlite3.connect(run / "state.sqlite3")
+    last = conn.execute("SELECT MAX(key) FROM records WHERE kind='processed' AND "
+                        "json_extract(data, '$.accepted') > 0").fetchone()[0]
+    conn.execute("DELETE FROM records WHERE kind='processed' AND key=?", (last,))
+    dropped = conn.execute("DELETE FROM records WHERE kind='instruction' AND "
+                           "json_extract(data, '$.metadata.request_id')=?", (last,)).rowcount
+    conn.commit()
+    conn.close()
+    assert dropped > 0
+    full = {**base, "generation": {"num_instructions": 20}}
+    assert asyncio.run(generate_async(build_generate_config(full, out_dir=run))).exit_code == 0
+    calls = server.stats()["calls_per_id"]
+    downstream = {k: v for k, v in calls.items() if k.startswith(("clf-", "inst-"))}
+    assert len(downstream) == 40
+    assert set(downstream.values()) == {1}
+    assert_run_is_valid(run, target=20)
