@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from selfinstruct.config import build, check_keys, load_toml, merge
     from selfinstruct.engine.batch import CompleteConfig, infer_endpoint, run_complete
     from selfinstruct.engine.retry import RetryConfig
-    from selfinstruct.engine.stats import DEFAULT_PRICES, PriceTable
+    from selfinstruct.engine.stats import PriceTable
     from selfinstruct.engine.throttle import LimitsConfig
     from workers.openai import EndpointConfig
 
@@ -50,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
     endpoint = build(EndpointConfig, ep_table, source=source, section="endpoint")
     limits = build(LimitsConfig, merge(table.get("limits", {}), limit_overrides(args)), source=source, section="limits")
     retry = build(RetryConfig, merge(table.get("retry", {}), retry_overrides(args)), source=source, section="retry")
-    prices = PriceTable({**DEFAULT_PRICES, **{k: (float(v["input"]), float(v["output"]))
-                                               for k, v in table.get("prices", {}).items()}})
+    prices = PriceTable.from_table(table.get("prices", {}), source=source)
     api_key = read_api_key(endpoint.api_key_env, endpoint.api_base)
     config = CompleteConfig(input_path=args.input, output_path=args.out, state_path=args.state, endpoint=endpoint,
                             limits=limits, retry=retry, drain_timeout=args.drain_timeout,

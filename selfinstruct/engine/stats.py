@@ -32,6 +32,22 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 class PriceTable:
     prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
+    @classmethod
+    def from_table(cls, table: Any, *, source: str = "<config>") -> "PriceTable":
+        """The defaults plus a TOML ``[prices]`` table of ``model = {input, output}`` (USD per 1M tokens)."""
+        from selfinstruct.errors import ConfigError
+
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [prices] must be a table")
+        prices = dict(DEFAULT_PRICES)
+        for model, p in table.items():
+            try:
+                prices[model] = (float(p["input"]), float(p["output"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(f"{source}: [prices.{model!r}] needs numeric input and output "
+                                  "(USD per 1M tokens)") from exc
+        return cls(prices)
+
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
         """USD for the tokens, or None when the model has no price (local models, simulators)."""
         price = self.prices.get(model)

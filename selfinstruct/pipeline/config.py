@@ -102,7 +102,7 @@ def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str =
     from selfinstruct.config import build, check_keys
     from selfinstruct.dedup import DedupConfig
     from selfinstruct.engine.retry import RetryConfig
-    from selfinstruct.engine.stats import DEFAULT_PRICES, PriceTable
+    from selfinstruct.engine.stats import PriceTable
     from selfinstruct.engine.throttle import LimitsConfig
     from selfinstruct.stages.filters import InstructionFilterConfig
     from selfinstruct.stages.instructions import InstructionPromptConfig
@@ -127,12 +127,6 @@ def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str =
     generation = dict(table.get("generation", {}))
     if "stages" in generation:
         generation["stages"] = tuple(generation["stages"])
-    prices = {**DEFAULT_PRICES}
-    for model, p in table.get("prices", {}).items():
-        try:
-            prices[model] = (float(p["input"]), float(p["output"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{source}: [prices.{model!r}] needs numeric input and output (USD per 1M tokens)") from exc
     return GenerateConfig(
         out_dir=Path(out_dir),
         endpoint=endpoint,
@@ -143,5 +137,5 @@ def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str =
         filters=build(InstructionFilterConfig, filters, source=source, section="filters"),
         dedup=build(DedupConfig, table.get("dedup", {}), source=source, section="dedup"),
         export=build(PrepareConfig, table.get("export", {}), source=source, section="export"),
-        prices=PriceTable(prices),
+        prices=PriceTable.from_table(table.get("prices", {}), source=source),
     )

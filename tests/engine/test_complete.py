@@ -234,3 +234,15 @@ def test_torn_output_tail_is_repaired_on_resume(sim, tmp_path):
     assert code == 0, err
     got = read_output(out)                 # parses: no torn line
     assert len(got) == 50 and len({r["id"] for r in got}) == 50
+
+
+def test_bad_price_table_names_the_model_and_file(sim, tmp_path):
+    server = sim()
+    inp = tmp_path / "in.jsonl"
+    write_requests(inp, 1)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[prices."my-model"]\ninput = 0.3\n')
+    code, _, err = run_cli("complete", str(inp), "--out", str(tmp_path / "o.jsonl"), "--api-base", server.url,
+                           "--model", "sim", "--config", str(cfg))
+    assert code == 2
+    assert "my-model" in err and str(cfg) in err
