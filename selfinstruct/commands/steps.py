@@ -54,9 +54,6 @@ def _run_stage(args: argparse.Namespace, stage: str) -> int:
     from selfinstruct.commands.generate import config_from_args, report
     from selfinstruct.pipeline.generate import run_generate
 
-    for name in ("num_instructions", "classification_only", "include_seed_tasks", "max_instances_per_task"):
-        if not hasattr(args, name):
-            setattr(args, name, None)
     extra = {"generation": {"stages": [stage], "import_run_files": stage != "generate"}}
     config = config_from_args(args, extra_table=extra)
     api_key = read_api_key(config.endpoint.api_key_env, config.endpoint.api_base)

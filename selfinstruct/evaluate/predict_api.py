@@ -18,7 +18,8 @@ __all__ = ["predict_with_api"]
 
 
 def predict_with_api(tasks: list[Any], out_path: Path, args: argparse.Namespace) -> int:
-    from selfinstruct.commands.common import read_api_key
+    from selfinstruct.commands.common import limit_overrides, read_api_key, retry_overrides
+    from selfinstruct.config import build, merge
     from selfinstruct.engine.batch import CompleteConfig, run_complete
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.throttle import LimitsConfig
@@ -33,10 +34,8 @@ def predict_with_api(tasks: list[Any], out_path: Path, args: argparse.Namespace)
         params["top_p"] = args.top_p
     endpoint = EndpointConfig(api_base=args.api_base, model=args.model, endpoint=args.endpoint,
                               api_key_env=args.api_key_env, defaults=params)
-    limits = LimitsConfig(**{k: v for k, v in {"rpm": args.rpm, "tpm": args.tpm,
-                                                "max_concurrency": args.max_concurrency}.items() if v is not None})
-    retry = RetryConfig(**{k: v for k, v in {"timeout": args.timeout,
-                                             "max_attempts": args.max_attempts}.items() if v is not None})
+    limits = build(LimitsConfig, merge({}, limit_overrides(args)))
+    retry = build(RetryConfig, merge({}, retry_overrides(args)))
     api_key = read_api_key(endpoint.api_key_env, endpoint.api_base)
 
     out_path = Path(out_path)
