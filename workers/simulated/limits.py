@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from workers.headers import format_duration
+
 __all__ = ["TokenBucket", "Admission", "RateLimiter"]
 
 
@@ -42,16 +44,6 @@ class Admission:
         self.headers = headers
 
 
-def _fmt(seconds: float) -> str:
-    # Same format as workers.headers.format_duration, inlined: this runs per request.
-    if seconds < 1.0:
-        return f"{int(seconds * 1000 + 0.999)}ms"
-    if seconds < 60.0:
-        return f"{round(seconds, 3):g}s"
-    minutes, rest = divmod(seconds, 60.0)
-    return f"{int(minutes)}m{round(rest, 3):g}s"
-
-
 class RateLimiter:
     """A request bucket and a token bucket, checked together.
 
@@ -87,9 +79,9 @@ class RateLimiter:
         if req is not None:
             headers["x-ratelimit-limit-requests"] = str(int(self.rpm))
             headers["x-ratelimit-remaining-requests"] = str(max(0, int(req.level)))
-            headers["x-ratelimit-reset-requests"] = _fmt(req.until_full())
+            headers["x-ratelimit-reset-requests"] = format_duration(req.until_full())
         if tok is not None:
             headers["x-ratelimit-limit-tokens"] = str(int(self.tpm))
             headers["x-ratelimit-remaining-tokens"] = str(max(0, int(tok.level)))
-            headers["x-ratelimit-reset-tokens"] = _fmt(tok.until_full())
+            headers["x-ratelimit-reset-tokens"] = format_duration(tok.until_full())
         return Admission(wait, headers)
