@@ -262,3 +262,13 @@ def test_public_surface_is_pinned():
     import selfinstruct.service as service
 
     assert service.__all__ == ["ServiceConfig", "is_loopback_host"]
+
+
+def test_the_examples_parse_and_validate():
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    settings = load_service_file(examples / "service.toml")
+    job = json.loads((examples / "service_job.json").read_text())
+    spec = validate_spec(job, backends=settings["backends"], seeds_dir=settings["seeds_dir"])
+    assert spec["backend"] == "openai"
+    validate_spec({"backend": "local-vllm", "model": "Qwen/Qwen2.5-7B", "seed_tasks": "bdd_seed_tasks.jsonl"},
+                  backends=settings["backends"], seeds_dir=settings["seeds_dir"])
