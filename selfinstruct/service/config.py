@@ -98,6 +98,11 @@ def load_service_file(path: Path) -> dict[str, Any]:
     for key in ("allowed_origins", "allowed_hosts"):
         if key in table:
             out[key] = _strings(table[key], key, source)
+    from selfinstruct.service.hygiene import split_host
+
+    for host in out.get("allowed_hosts", ()):
+        if split_host(host) is None:
+            raise ConfigError(f"{source}: allowed_hosts entries are 'name' or 'name:port', got {host!r}")
     for origin in out.get("allowed_origins", ()):
         if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2:
             raise ConfigError(f"{source}: allowed_origins entries are scheme://host[:port], got {origin!r}")

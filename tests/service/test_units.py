@@ -205,7 +205,9 @@ def test_service_file_parses_backends_and_rejects_unknown_keys(tmp_path):
                          ('[backends.x]\nrpm = 5\n', "[backends.x] needs api_base"),
                          ('[backends.x]\napi_base = "http://127.0.0.1:1/v1"\nrpm = -1\n', "rpm must be a positive number"),
                          ('max_jobs = 3\n', "unknown key 'max_jobs'"),
-                         ('allowed_origins = "*"\n', "allowed_origins must be a list")]:
+                         ('allowed_origins = "*"\n', "allowed_origins must be a list"),
+                         ('allowed_origins = ["*"]\n', "scheme://host[:port]"),
+                         ('allowed_hosts = ["a:b:c"]\n', "allowed_hosts entries are 'name' or 'name:port'")]:
         path.write_text(text)
         with pytest.raises(ConfigError) as err:
             load_service_file(path)
