@@ -33,10 +33,9 @@ from selfinstruct.service.manager import Conflict, JobManager, UnknownJob
 from selfinstruct.service.metrics import build_registry, render
 from selfinstruct.service.spec import validate_spec
 
-__all__ = ["build_app", "result_path", "BadFileName", "MANAGER", "HOSTS"]
+__all__ = ["build_app", "result_path", "BadFileName", "MANAGER"]
 
 MANAGER = web.AppKey("manager", JobManager)
-HOSTS = web.AppKey("hosts", HostPolicy)
 _REGISTRY = web.AppKey("registry", object)
 _OPEN_PATHS = frozenset({"/healthz"})
 _CHECKPOINT_PREFIX = "state.sqlite3"
@@ -167,7 +166,6 @@ def build_app(manager: JobManager, *, hosts: HostPolicy, token: str | None = Non
         middlewares.append(_auth_middleware(token))
     app = web.Application(middlewares=[*middlewares, _errors_middleware], client_max_size=max_body)
     app[MANAGER] = manager
-    app[HOSTS] = hosts
     app[_REGISTRY] = build_registry(manager)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from selfinstruct.errors import ConfigError
+
 __all__ = ["HostPolicy", "split_host", "origin_allowed", "hygiene_middleware"]
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -61,14 +63,14 @@ class HostPolicy:
     bound_host: str
     allowed: Iterable[str] = ()
     port: int | None = None
-    _names: set[str] = field(default_factory=set)          # any port
-    _pairs: set[tuple[str, int]] = field(default_factory=set)  # exactly this port
+    _names: set[str] = field(default_factory=set, init=False)              # any port
+    _pairs: set[tuple[str, int]] = field(default_factory=set, init=False)  # exactly this port
 
     def __post_init__(self) -> None:
         for entry in self.allowed:
             parsed = split_host(entry)
             if parsed is None:
-                continue
+                raise ConfigError(f"allowed_hosts entries are 'name' or 'name:port', got {entry!r}")
             name, port = parsed
             if port is None:
                 self._names.add(name)
