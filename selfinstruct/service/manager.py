@@ -146,7 +146,8 @@ class JobManager:
         self.live[rec.id] = LiveJob(id=rec.id, task=task, shutdown=shutdown, stats=stats, prices=config.prices)
         task.add_done_callback(lambda t, jid=rec.id: self._on_done(jid, t))
         log.info("job started", extra={"event": "job_start", "job": rec.id, "run": rec.runs + 1,
-                                       "backend": backend.name, "api_base": config.endpoint.api_base, "model": config.endpoint.model,
+                                       "backend": backend.name, "api_base": config.endpoint.api_base,
+                                       "model": config.endpoint.model,
                                        "target": config.generation.num_instructions})
 
     def _backend(self, rec: JobRecord) -> BackendConfig:
