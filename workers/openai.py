@@ -8,7 +8,8 @@ HTTP status, never the API key.
 (``http://127.0.0.1:8000/v1``, ``https://api.openai.com/v1``); the worker appends
 ``/chat/completions`` or ``/completions`` and nothing else, so a base without
 ``/v1`` reaches a path the server does not know (404 -> FatalEndpointError
-naming the URL).
+naming the URL). Redirects are not followed (3xx -> FatalEndpointError naming
+the URL, the status and the target), so the key never leaves ``api_base``.
 """
 
 from __future__ import annotations
@@ -177,7 +178,9 @@ class OpenAIWorker:
         headers = {**self._headers, "X-Client-Request-Id": request.id}
         data = orjson.dumps(self.build_body(request, max_tokens))
         try:
-            async with session.post(url, data=data, headers=headers, timeout=self._timeout(seconds)) as resp:
+            # Never follow a redirect: it would carry the Authorization header to wherever the server points.
+            async with session.post(url, data=data, headers=headers, timeout=self._timeout(seconds),
+                                    allow_redirects=False) as resp:
                 status = resp.status
                 raw = await resp.read()
                 resp_headers = resp.headers
@@ -209,6 +212,11 @@ class OpenAIWorker:
             # What the server said about its buckets, for the engine's limiter to adopt.
             limited.rate_limits = parse_rate_limit_headers(headers)  # type: ignore[attr-defined]
             return limited
+        if 300 <= status < 400:
+            target = " ".join(str(headers.get("Location", "")).split())[:200]
+            return FatalEndpointError(f"{url}: HTTP {status} redirect" + (f" to {target}" if target else "")
+                                      + " not followed (the API key goes only to the configured api_base; "
+                                        "set api_base to the final URL)", endpoint=url, status=status)
         if status in (408, 409) or status >= 500:
             return ServerError(msg, endpoint=url, status=status, retry_after=parse_retry_after(headers))
         if status in (401, 403):

@@ -1,12 +1,15 @@
 """The long-running generation service: an aiohttp daemon with a job API, resuming jobs from their checkpoints.
 
 Modules, each with one job:
+    config   service settings: flags and the --config TOML file
+    backends the operator's backend registry: URLs, key variables, model allow-lists, limits
     states   the job life cycle as pure rules (pause/resume/cancel, how a run ends)
-    spec     check a submitted job spec, build its run config, find its API key
+    spec     check a submitted job spec, build its run config on its backend
     store    the job table in DIR/service.sqlite3
-    limits   one shared Throttle per (endpoint, key) across jobs
+    limits   one shared Throttle per backend across jobs
     manager  run jobs as asyncio tasks and record their states
     metrics  Prometheus collector reading live stats at scrape time
+    hygiene  which Host, Origin, body size and Content-Type requests may have
     app      HTTP routes and the bearer-token gate
     server   lock, serve, resume, shut down by signal
     cli      `selfinstruct serve`

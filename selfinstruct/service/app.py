@@ -2,14 +2,17 @@
 
     GET  /healthz                      always open, even with a token
     GET  /metrics                      Prometheus text
-    POST /jobs                         {"kind": "generate", ...settings} -> 201 {"id": ...}
+    GET  /backends                     {"backends": [...]}: names, api_base, models, limits (never keys)
+    POST /jobs                         {"kind": "generate", "backend": NAME, ...settings} -> 201 {"id": ...}
     GET  /jobs                         {"jobs": [...]}
     GET  /jobs/{id}                    {"id", "state", "progress", "stats", "error", ...}
     POST /jobs/{id}/pause|resume|cancel
     GET  /jobs/{id}/output             {"files": [...]}; ?file=NAME streams one file of the run directory
 
 Errors are JSON ``{"error": message}`` with 400 (bad spec, bad file name),
-401 (token), 404 (no such job or file) and 409 (action not valid in this state).
+401 (token), 403 (foreign Origin), 404 (no such job or file), 409 (action not
+valid in this state), 413 (body too large), 415 (a write that is not JSON) and
+421 (foreign Host); see ``hygiene`` for the last four.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from selfinstruct.errors import ConfigError
+from selfinstruct.errors import ConfigError, InputError
+from selfinstruct.service.backends import public_view
+from selfinstruct.service.config import DEFAULT_MAX_BODY
+from selfinstruct.service.hygiene import HostPolicy, hygiene_middleware
 from selfinstruct.service.manager import Conflict, JobManager, UnknownJob
 from selfinstruct.service.metrics import build_registry, render
 from selfinstruct.service.spec import validate_spec
@@ -105,12 +111,18 @@ async def submit_job(request: web.Request) -> web.Response:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return _error(400, f"the body is not valid JSON: {exc}")
+    manager = request.app[MANAGER]
     try:
-        spec = validate_spec(body)
-    except ConfigError as exc:
+        spec = validate_spec(body, backends=manager.backends, seeds_dir=manager.seeds_dir)
+    except (ConfigError, InputError) as exc:
         return _error(400, str(exc))
-    rec = request.app[MANAGER].submit(spec)
+    rec = manager.submit(spec)
     return _json({"id": rec.id, "state": rec.state}, status=201, headers={"Location": f"/jobs/{rec.id}"})
+
+
+async def list_backends(request: web.Request) -> web.Response:
+    backends = request.app[MANAGER].backends
+    return _json({"backends": [public_view(b) for _, b in sorted(backends.items())]})
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -147,13 +159,17 @@ async def job_output(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Disposition": f'attachment; filename="{path.name}"'})
 
 
-def build_app(manager: JobManager, *, token: str | None = None) -> web.Application:
-    middlewares = [_auth_middleware(token)] if token else []
-    app = web.Application(middlewares=[*middlewares, _errors_middleware])
+def build_app(manager: JobManager, *, hosts: HostPolicy, token: str | None = None, origins: tuple[str, ...] = (),
+              max_body: int = DEFAULT_MAX_BODY) -> web.Application:
+    middlewares = [hygiene_middleware(hosts, origins=origins, max_body=max_body, reply=_error)]
+    if token:
+        middlewares.append(_auth_middleware(token))
+    app = web.Application(middlewares=[*middlewares, _errors_middleware], client_max_size=max_body)
     app[MANAGER] = manager
     app[_REGISTRY] = build_registry(manager)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/backends", list_backends)
     app.router.add_post("/jobs", submit_job)
     app.router.add_get("/jobs", list_jobs)
     app.router.add_get("/jobs/{id}", get_job)

@@ -24,6 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between progress log lines per running job (default 10)")
     parser.add_argument("--log-format", choices=["json", "text"], default="json",
                         help="stderr log lines: JSON objects (default) or plain text")
+    parser.add_argument("--config", type=Path, default=None, metavar="TOML",
+                        help="service.toml: the backend registry ([backends.NAME] with api_base, api_key_env, "
+                             "models, endpoint, rpm, tpm, max_concurrency), seeds_dir, allowed_origins, "
+                             "allowed_hosts, max_body_bytes. Without it (and --backend) no job can run")
+    parser.add_argument("--backend", action="append", default=[], metavar="NAME=URL",
+                        help="a keyless loopback backend, e.g. local=http://127.0.0.1:8000/v1 (repeatable); "
+                             "other backends go in --config")
 
 
 def read_token(env_name: str | None) -> str | None:
@@ -40,12 +47,19 @@ def read_token(env_name: str | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from selfinstruct.service.config import ServiceConfig
+    from selfinstruct.service.backends import parse_backend_flag
+    from selfinstruct.service.config import ServiceConfig, load_service_file
     from selfinstruct.service.logs import use_json_logs
     from selfinstruct.service.server import serve
 
+    settings = load_service_file(args.config) if args.config is not None else {"backends": {}}
+    for text in args.backend:
+        backend = parse_backend_flag(text)
+        if backend.name in settings["backends"]:
+            raise ConfigError(f"--backend {backend.name}: a backend of that name is already configured")
+        settings["backends"][backend.name] = backend
     config = ServiceConfig(state_dir=args.state_dir, host=args.host, port=args.port, token=read_token(args.token_env),
-                           max_jobs=args.max_jobs, grace=args.grace, log_interval=args.log_interval)
+                           max_jobs=args.max_jobs, grace=args.grace, log_interval=args.log_interval, **settings)
     if args.log_format == "json":
         use_json_logs()
     asyncio.run(serve(config, environ=os.environ))

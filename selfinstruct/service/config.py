@@ -1,4 +1,10 @@
-"""Settings of the generation service, and the rule that an exposed service must have a bearer token."""
+"""Settings of the generation service: flags, the ``--config`` TOML file, and the rule that an exposed service
+must have a bearer token.
+
+The TOML file holds the backend registry (``[backends.NAME]``, see ``backends``)
+and the service-level settings ``seeds_dir``, ``allowed_origins``,
+``allowed_hosts`` and ``max_body_bytes``. Command-line flags set the rest.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,14 @@ import ipaddress
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from selfinstruct.errors import ConfigError
 
-__all__ = ["ServiceConfig", "is_loopback_host"]
+__all__ = ["ServiceConfig", "is_loopback_host", "load_service_file", "DEFAULT_MAX_BODY"]
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+_FILE_KEYS = ("backends", "seeds_dir", "allowed_origins", "allowed_hosts", "max_body_bytes")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -33,6 +43,15 @@ class ServiceConfig:
     max_jobs: int = field(default=4, metadata={"help": "jobs running at once; the rest wait in the queue"})
     grace: float = field(default=30.0, metadata={"help": "seconds running jobs get to drain on SIGTERM"})
     log_interval: float = field(default=10.0, metadata={"help": "seconds between progress log lines per job"})
+    backends: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "the operator's backends by name (BackendConfig); jobs can only name one of them"})
+    seeds_dir: Path | None = field(default=None, metadata={
+        "help": "directory whose seed files jobs may name (\"seed_tasks\": \"NAME.jsonl\"); none: inline seeds only"})
+    allowed_origins: tuple[str, ...] = field(default=(), metadata={
+        "help": "browser Origins allowed to call the API (default none: any request with an Origin gets 403)"})
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata={
+        "help": "Host names accepted besides the bound address and loopback ('name' any port, 'name:port' one)"})
+    max_body_bytes: int = field(default=DEFAULT_MAX_BODY, metadata={"help": "larger request bodies get 413"})
 
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
@@ -43,9 +62,50 @@ class ServiceConfig:
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive number of seconds, got {value!r}")
+        if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int) \
+                or self.max_body_bytes < 1024:
+            raise ConfigError(f"max_body_bytes must be an integer of at least 1024, got {self.max_body_bytes!r}")
         if self.token is not None and len(self.token) < 16:
             raise ConfigError("the bearer token must be at least 16 characters long")
         if self.token is None and not is_loopback_host(self.host):
             raise ConfigError(
                 f"refusing to bind {self.host}: outside loopback the service needs a bearer token; "
                 f"put one in an environment variable and pass --token-env VAR")
+
+
+def _strings(value: Any, key: str, source: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{source}: {key} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def load_service_file(path: Path) -> dict[str, Any]:
+    """The ``ServiceConfig`` fields set by a ``--config`` TOML file; unknown keys name the key and the file."""
+    from selfinstruct.config import check_keys, load_toml
+    from selfinstruct.service.backends import parse_backends
+
+    table = load_toml(path)
+    source = str(path)
+    check_keys(table, set(_FILE_KEYS), source=source)
+    out: dict[str, Any] = {"backends": parse_backends(table.get("backends", {}), source=source)}
+    if "seeds_dir" in table:
+        if not isinstance(table["seeds_dir"], str) or not table["seeds_dir"]:
+            raise ConfigError(f"{source}: seeds_dir must be a directory path")
+        seeds_dir = (Path(path).parent / Path(table["seeds_dir"]).expanduser()).resolve()
+        if not seeds_dir.is_dir():
+            raise ConfigError(f"{source}: seeds_dir {seeds_dir} is not a directory")
+        out["seeds_dir"] = seeds_dir
+    for key in ("allowed_origins", "allowed_hosts"):
+        if key in table:
+            out[key] = _strings(table[key], key, source)
+    from selfinstruct.service.hygiene import split_host
+
+    for host in out.get("allowed_hosts", ()):
+        if split_host(host) is None:
+            raise ConfigError(f"{source}: allowed_hosts entries are 'name' or 'name:port', got {host!r}")
+    for origin in out.get("allowed_origins", ()):
+        if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2:
+            raise ConfigError(f"{source}: allowed_origins entries are scheme://host[:port], got {origin!r}")
+    if "max_body_bytes" in table:
+        out["max_body_bytes"] = table["max_body_bytes"]
+    return out

@@ -20,10 +20,11 @@ from typing import Any
 
 from selfinstruct.engine.shutdown import Shutdown
 from selfinstruct.engine.stats import EngineStats
-from selfinstruct.errors import EXIT_OK, SelfInstructError
+from selfinstruct.errors import EXIT_OK, ConfigError, SelfInstructError
 from selfinstruct.pipeline.config import GenerationConfig
+from selfinstruct.service.backends import BackendConfig, backend_key
 from selfinstruct.service.limits import SharedLimits
-from selfinstruct.service.spec import config_for_job, resolve_api_key
+from selfinstruct.service.spec import config_for_job, seed_path_for_job
 from selfinstruct.service.states import RunEnd, Stop, action_target, end_state
 from selfinstruct.service.store import JobRecord, JobStore
 
@@ -63,11 +64,14 @@ class LiveJob:
 
 
 class JobManager:
-    def __init__(self, store: JobStore, jobs_dir: Path, *, environ: Mapping[str, str], max_jobs: int = 4,
-                 log_interval: float = 10.0):
+    def __init__(self, store: JobStore, jobs_dir: Path, *, environ: Mapping[str, str],
+                 backends: Mapping[str, BackendConfig] | None = None, seeds_dir: Path | None = None,
+                 max_jobs: int = 4, log_interval: float = 10.0):
         self.store = store
         self.jobs_dir = Path(jobs_dir)
-        self.environ = environ
+        self.environ = environ       # read only for a backend's own api_key_env, when one of its jobs starts
+        self.backends: Mapping[str, BackendConfig] = dict(backends or {})
+        self.seeds_dir = seeds_dir
         self.max_jobs = max_jobs
         self.log_interval = log_interval
         self.limits = SharedLimits()
@@ -122,13 +126,17 @@ class JobManager:
         from selfinstruct.pipeline.generate import generate_async
 
         try:
-            config = config_for_job(rec.spec, self.jobs_dir / rec.id)
-            api_key = resolve_api_key(config.endpoint.api_key_env, config.endpoint.api_base, self.environ)
+            backend = self._backend(rec)
+            run_dir = self.jobs_dir / rec.id
+            config = config_for_job(rec.spec, run_dir, backend=backend,
+                                    seed_path=seed_path_for_job(rec.spec, run_dir, self.seeds_dir))
+            api_key = backend_key(backend, self.environ)
         except SelfInstructError as exc:
             self.store.set_state(rec.id, "failed", error=str(exc))
             log.warning("job cannot start: %s", exc, extra={"event": "job_failed", "job": rec.id})
             return
-        throttle = self.limits.acquire(rec.id, config.endpoint.api_base, api_key, config.limits)
+        # The backend's limits, shared by every job on it; its key goes only to its own api_base (config_for_job).
+        throttle = self.limits.acquire(rec.id, backend.name, backend.api_base, backend.limits)
         stats = self.stats.setdefault(rec.id, EngineStats(model=config.endpoint.model))
         shutdown = Shutdown()
         self.store.set_state(rec.id, "running", started=True)
@@ -138,8 +146,18 @@ class JobManager:
         self.live[rec.id] = LiveJob(id=rec.id, task=task, shutdown=shutdown, stats=stats, prices=config.prices)
         task.add_done_callback(lambda t, jid=rec.id: self._on_done(jid, t))
         log.info("job started", extra={"event": "job_start", "job": rec.id, "run": rec.runs + 1,
-                                       "api_base": config.endpoint.api_base, "model": config.endpoint.model,
+                                       "backend": backend.name, "api_base": config.endpoint.api_base,
+                                       "model": config.endpoint.model,
                                        "target": config.generation.num_instructions})
+
+    def _backend(self, rec: JobRecord) -> BackendConfig:
+        name = rec.spec.get("backend")
+        backend = self.backends.get(name) if isinstance(name, str) else None
+        if backend is None:
+            known = ", ".join(sorted(self.backends)) or "none"
+            raise ConfigError(f"job {rec.id}: backend {name!r} is not configured in this service "
+                              f"(configured: {known})")
+        return backend
 
     def _on_done(self, job_id: str, task: asyncio.Task[Any]) -> None:
         job = self.live.pop(job_id)

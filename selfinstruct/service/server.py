@@ -28,6 +28,7 @@ from aiohttp import web
 from selfinstruct.errors import ConfigError, StorageError
 from selfinstruct.service.app import build_app
 from selfinstruct.service.config import ServiceConfig
+from selfinstruct.service.hygiene import HostPolicy
 from selfinstruct.service.manager import JobManager
 from selfinstruct.service.store import JobStore
 
@@ -60,9 +61,12 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str],
     """Serve until ``stop`` is set (or, when no event is given, until SIGTERM/SIGINT)."""
     lock = lock_state_dir(config.state_dir)
     store = JobStore(config.state_dir / "service.sqlite3").open()
-    manager = JobManager(store, config.state_dir / "jobs", environ=environ, max_jobs=config.max_jobs,
-                         log_interval=config.log_interval)
-    runner = web.AppRunner(build_app(manager, token=config.token), handle_signals=False)
+    manager = JobManager(store, config.state_dir / "jobs", environ=environ, backends=config.backends,
+                         seeds_dir=config.seeds_dir, max_jobs=config.max_jobs, log_interval=config.log_interval)
+    hosts = HostPolicy(bound_host=config.host, allowed=config.allowed_hosts, port=config.port or None)
+    app = build_app(manager, hosts=hosts, token=config.token, origins=config.allowed_origins,
+                    max_body=config.max_body_bytes)
+    runner = web.AppRunner(app, handle_signals=False)
     loop = asyncio.get_running_loop()
     installed: list[int] = []
     own_stop = stop is None
@@ -75,9 +79,11 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str],
         except OSError as exc:
             raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from exc
         host, port = _bound_address(runner, config)
+        hosts.port = port
         log.info("listening on http://%s:%s", host, port, extra={
             "event": "listening", "host": host, "port": port, "state_dir": str(config.state_dir),
             "auth": "bearer" if config.token else "none", "pid": os.getpid()})
+        _log_backends(config, environ)
         if own_stop:
             installed = _install_signals(loop, stop, manager)
         manager.start()
@@ -95,6 +101,23 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str],
             store.close()
             lock.close()
             log.info("stopped", extra={"event": "stopped"})
+
+
+def _log_backends(config: ServiceConfig, environ: Mapping[str, str]) -> None:
+    """Say at start what jobs can run on, and which backends' keys are missing (before a job fails on it)."""
+    if not config.backends:
+        log.warning("no backends configured: every job will be refused; start with --config service.toml "
+                    "([backends.NAME] tables) or --backend NAME=URL", extra={"event": "no_backends"})
+        return
+    for backend in config.backends.values():
+        log.info("backend %s: %s", backend.name, backend.api_base, extra={
+            "event": "backend", "backend": backend.name, "api_base": backend.api_base,
+            "models": list(backend.models or ()), "rpm": backend.rpm, "tpm": backend.tpm,
+            "max_concurrency": backend.max_concurrency})
+        if backend.api_key_env is not None and not environ.get(backend.api_key_env):
+            log.warning("backend %s: environment variable %s is not set; its jobs will fail until it is",
+                        backend.name, backend.api_key_env, extra={"event": "backend_key_missing",
+                                                                  "backend": backend.name})
 
 
 def _bound_address(runner: web.AppRunner, config: ServiceConfig) -> tuple[str, int]:

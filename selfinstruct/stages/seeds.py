@@ -22,7 +22,7 @@ from selfinstruct.errors import InputError
 from selfinstruct.io import iter_jsonl
 from selfinstruct.stages.base import Instance
 
-__all__ = ["SeedTask", "parse_seed_record", "load_seed_tasks", "default_seed_path"]
+__all__ = ["SeedTask", "parse_seed_record", "load_seed_tasks", "parse_seed_list", "default_seed_path"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +90,27 @@ def load_seed_tasks(path: str | os.PathLike[str]) -> list[SeedTask]:
         tasks.append(task)
     if not tasks:
         raise InputError("no seed tasks in file", path=p)
+    return tasks
+
+
+def parse_seed_list(records: Any, *, source: str) -> list[SeedTask]:
+    """Validate seed tasks given as a list of objects (a job spec's inline seeds), with a seed file's messages.
+
+    Item N (from 1) is reported as ``source:N``, as line N of the JSONL file the list is written to.
+    """
+    if not isinstance(records, list):
+        raise InputError("seed tasks must be a list of objects", path=source)
+    tasks: list[SeedTask] = []
+    first_line: dict[str, int] = {}
+    for lineno, obj in enumerate(records, start=1):
+        task = parse_seed_record(obj, path=source, line=lineno)
+        if task.id in first_line:
+            raise InputError(f"duplicate id {task.id!r} (first seen on line {first_line[task.id]})",
+                             path=source, line=lineno)
+        first_line[task.id] = lineno
+        tasks.append(task)
+    if not tasks:
+        raise InputError("no seed tasks in the list", path=source)
     return tasks
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from workers.simulated import SimConfig, start_in_thread
 
-from .helpers import Daemon
+from .helpers import Daemon, sim_backend
 
 
 @pytest.fixture
@@ -30,3 +30,9 @@ def daemon_factory(tmp_path: Path):
 def sim():
     with start_in_thread(SimConfig(latency_ms=10, seed=1), port=0) as running:
         yield running
+
+
+@pytest.fixture
+def sim_config(sim) -> dict[str, Any]:
+    """A service config whose one backend, "sim", is the simulator (600 RPM, 4 in flight, no key)."""
+    return {"backends": {"sim": sim_backend(sim.url)}}

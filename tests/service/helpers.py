@@ -46,9 +46,14 @@ class Daemon:
     """``selfinstruct serve`` in a subprocess, with helpers to call its API over real HTTP on loopback."""
 
     def __init__(self, state_dir: Path, *, port: int | None = None, args: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, token: str | None = None):
+                 env: dict[str, str] | None = None, token: str | None = None,
+                 config: dict[str, Any] | None = None):
         self.state_dir = state_dir
         self.port = port or free_port()
+        if config is not None:
+            path = state_dir.parent / f"{state_dir.name}-service.toml"
+            path.write_text(to_toml(config))
+            args = ("--config", str(path), *args)
         self.args = args
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
         self.token = token
@@ -99,14 +104,17 @@ class Daemon:
 
     # -- HTTP --------------------------------------------------------------------------
     def call(self, method: str, path: str, body: Any = None, *, token: str | None = None,
-             raw: bytes | None = None) -> tuple[int, Any]:
+             raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """One request; writes say ``Content-Type: application/json`` unless ``headers`` says otherwise."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.base + path, data=data, method=method)
         token = token if token is not None else self.token
         if token:
             req.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
+        if method != "GET":
             req.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return resp.status, _decode(resp.headers.get("Content-Type", ""), resp.read())
@@ -151,8 +159,91 @@ def _decode(content_type: str, data: bytes) -> Any:
     return data.decode()
 
 
-def job_spec(sim_url: str, **overrides: Any) -> dict[str, Any]:
-    spec = {"kind": "generate", "api_base": sim_url, "model": "sim-davinci-001", "num_instructions": 30,
-            "max_concurrency": 4, "rpm": 600}
+def job_spec(backend: str = "sim", **overrides: Any) -> dict[str, Any]:
+    spec = {"kind": "generate", "backend": backend, "model": "sim-davinci-001", "num_instructions": 30}
     spec.update(overrides)
     return spec
+
+
+def sim_backend(url: str, **settings: Any) -> dict[str, Any]:
+    """A [backends.NAME] table for the simulator, with the limits the old per-job specs used."""
+    return {"api_base": url, "rpm": 600, "max_concurrency": 4, **settings}
+
+
+def to_toml(table: dict[str, Any], prefix: str = "") -> str:
+    """Enough TOML for service configs: scalars, lists of scalars, nested tables."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise TypeError(f"no TOML for {v!r}")
+
+    lines = [f"{json.dumps(k)} = {value(v)}" for k, v in table.items() if not isinstance(v, dict)]
+    for k, v in table.items():
+        if isinstance(v, dict):
+            name = f"{prefix}.{json.dumps(k)}" if prefix else json.dumps(k)
+            lines.append(f"\n[{name}]")
+            lines.append(to_toml(v, name))
+    return "\n".join(lines) + "\n"
+
+
+class Recorder:
+    """A loopback HTTP server that records every connection and request and answers each with one fixed reply."""
+
+    def __init__(self, status: int = 404, headers: dict[str, str] | None = None):
+        import http.server
+        import threading
+
+        recorder = self
+        self.connections = 0
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's naming)
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with recorder._lock:
+                    recorder.requests.append((self.path, dict(self.headers)))
+                body = b'{"error": {"message": "recorder"}}'
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def verify_request(self, request: Any, client_address: Any) -> bool:
+                with recorder._lock:
+                    recorder.connections += 1
+                return True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> "Recorder":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from .helpers import job_spec
+from .helpers import job_spec, sim_backend
 
 
 def _count_lines(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip())
 
 
-def test_pause_survives_restart_then_resume_finishes(daemon_factory, sim):
-    d = daemon_factory().start()
-    jid = d.submit(job_spec(sim.url, num_instructions=40))
+def test_pause_survives_restart_then_resume_finishes(daemon_factory, sim_config):
+    d = daemon_factory(config=sim_config).start()
+    jid = d.submit(job_spec(num_instructions=40))
     d.wait_accepted(jid, 5)
 
     status, view = d.call("POST", f"/jobs/{jid}/pause")
@@ -39,9 +39,10 @@ def test_pause_survives_restart_then_resume_finishes(daemon_factory, sim):
 
 
 def test_cancel_running_and_queued_jobs(daemon_factory, sim):
-    d = daemon_factory(args=("--max-jobs", "1")).start()
-    running = d.submit(job_spec(sim.url, num_instructions=200, rpm=300))
-    waiting = d.submit(job_spec(sim.url, num_instructions=30))
+    config = {"backends": {"sim": sim_backend(sim.url, rpm=300)}}
+    d = daemon_factory(args=("--max-jobs", "1"), config=config).start()
+    running = d.submit(job_spec(num_instructions=200))
+    waiting = d.submit(job_spec(num_instructions=30))
     d.wait_accepted(running, 3)
     assert d.job(waiting)["state"] == "queued"  # only one run slot
 
@@ -64,9 +65,9 @@ def test_cancel_running_and_queued_jobs(daemon_factory, sim):
     assert d.job(running)["state"] == "cancelled" and not d.job(running)["active"]
 
 
-def test_resume_while_pausing_runs_again(daemon_factory, sim):
-    d = daemon_factory().start()
-    jid = d.submit(job_spec(sim.url, num_instructions=30))
+def test_resume_while_pausing_runs_again(daemon_factory, sim_config):
+    d = daemon_factory(config=sim_config).start()
+    jid = d.submit(job_spec(num_instructions=30))
     d.wait_accepted(jid, 3)
     assert d.call("POST", f"/jobs/{jid}/pause")[0] == 200
     status, view = d.call("POST", f"/jobs/{jid}/resume")  # possibly while the pause still drains

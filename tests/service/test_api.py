@@ -1,4 +1,4 @@
-"""The HTTP API over real loopback HTTP: spec validation (400s), result files, token gate, metrics, keys."""
+"""The HTTP API over real loopback HTTP: spec validation (400s), backends, result files, token gate, metrics, keys."""
 
 from __future__ import annotations
 
@@ -8,34 +8,59 @@ import subprocess
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .helpers import Daemon, job_spec, selfinstruct_command, wait_until
+from .helpers import SEEDS, Daemon, job_spec, selfinstruct_command, sim_backend, wait_until
 from workers.simulated import SimConfig, start_in_thread
 
 TOKEN = "test-token-0123456789abcdef"
 
 
+KEY = "sk-very-secret-value-42"
+
+
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    d = Daemon(tmp_path_factory.mktemp("api") / "state", env={"SECRET_SIM_KEY": "sk-very-secret-value-42"})
+def sims():
+    with start_in_thread(SimConfig(latency_ms=5, seed=3), port=0) as plain, \
+            start_in_thread(SimConfig(latency_ms=5, seed=4, api_key=KEY), port=0) as keyed:
+        yield plain, keyed
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, sims):
+    plain, keyed = sims
+    root = tmp_path_factory.mktemp("api")
+    (root / "seeds").mkdir()
+    (root / "seeds" / "mine.jsonl").write_text("".join(SEEDS.read_text().splitlines(keepends=True)[:30]))
+    config = {"seeds_dir": str(root / "seeds"), "backends": {
+        "sim": sim_backend(plain.url),
+        "keyed": sim_backend(keyed.url, api_key_env="SECRET_SIM_KEY"),
+        "nokey": {"api_base": "http://203.0.113.7/v1", "api_key_env": "SELFINSTRUCT_TEST_UNSET_KEY"},
+        "picky": sim_backend(plain.url, models=["only-this"], endpoint="chat"),
+    }}
+    d = Daemon(root / "state", env={"SECRET_SIM_KEY": KEY}, config=config)
     d.start()
     yield d
     d.stop()
-    assert "sk-very-secret-value-42" not in d.log  # the key never reaches a log line
+    assert KEY not in d.log  # the key never reaches a log line
 
 
 @pytest.mark.parametrize("body, needle", [
-    ({"kind": "generate", "model": "m"}, "'api_base'"),
-    ({"kind": "train", "api_base": "http://127.0.0.1:9/v1", "model": "m"}, "unknown kind 'train'"),
-    ({"api_base": "http://127.0.0.1:9/v1", "model": "m", "temperature": 2}, "unknown setting 'temperature'"),
-    ({"api_base": "http://127.0.0.1:9/v1", "model": "m", "rpm": -5}, "rpm must be positive"),
-    ({"api_base": "http://127.0.0.1:9/v1", "model": "m", "rpm": "fast"}, "'rpm' must be a number"),
-    ({"api_base": "http://127.0.0.1:9/v1", "model": "m", "num_instructions": 0}, "num_instructions"),
-    ({"api_base": "http://127.0.0.1:9/v1", "model": "m", "max_concurrency": 2.5}, "'max_concurrency' must be an int"),
-    ({"api_base": "ftp://x/v1", "model": "m"}, "api_base must be an http"),
-    ({"api_base": "http://127.0.0.1:9/v1", "model": "m", "endpoint": "edits"}, "endpoint"),
-    ({"api_base": "http://127.0.0.1:9/v1", "model": "m", "api_key": "sk-x"}, "API keys never go into a job"),
-    ({"api_base": "http://127.0.0.1:9/v1", "model": "m", "api_key_env": "NOT A NAME"}, "environment variable name"),
-    ({"api_base": "http://127.0.0.1:9/v1", "model": "m", "seed_tasks": "/nonexistent/seeds.jsonl"}, "not found"),
+    ({"kind": "generate", "backend": "sim"}, "'model'"),
+    ({"kind": "train", "backend": "sim", "model": "m"}, "unknown kind 'train'"),
+    ({"backend": "sim", "model": "m", "temperature": 2}, "unknown setting 'temperature'"),
+    ({"backend": "sim", "model": "m", "rpm": 5}, "belong to the backend"),
+    ({"backend": "sim", "model": "m", "seed": "x"}, "'seed' must be an integer"),
+    ({"backend": "sim", "model": "m", "num_instructions": 0}, "num_instructions"),
+    ({"backend": "sim", "model": "m", "endpoint": "edits"}, "endpoint"),
+    ({"backend": "sim", "model": "m", "api_key": "sk-x"}, "name a configured backend"),
+    ({"model": "m"}, "missing 'backend'"),
+    ({"backend": "elsewhere", "model": "m"}, "unknown backend 'elsewhere' (configured backends: keyed, nokey, "
+                                             "picky, sim)"),
+    ({"backend": "picky", "model": "m"}, "not offered by backend 'picky'"),
+    ({"backend": "sim", "model": "m", "seed_tasks": "/etc/passwd"}, "no paths"),
+    ({"backend": "sim", "model": "m", "seed_tasks": "../state/service.sqlite3"}, "no paths"),
+    ({"backend": "sim", "model": "m", "seed_tasks": "missing.jsonl"}, "no seed file 'missing.jsonl'"),
+    ({"backend": "sim", "model": "m", "seed_tasks": [{"instruction": "Hi."}, {"name": "x"}]},
+     "seed_tasks:2: missing key 'instruction'"),
     ([1, 2, 3], "JSON object"),
 ])
 def test_bad_spec_is_a_400_with_a_clear_message(api, body, needle):
@@ -55,33 +80,50 @@ def test_unknown_job_and_action(api):
     assert api.call("GET", "/jobs/nope/output?file=stats.json")[0] == 404
 
 
-def test_missing_key_for_remote_endpoint_fails_clearly(api):
-    jid = api.submit({"kind": "generate", "api_base": "http://203.0.113.7/v1", "model": "m",
-                      "api_key_env": "SELFINSTRUCT_TEST_UNSET_KEY"})
+def test_unset_key_variable_fails_the_job_without_naming_it(api):
+    jid = api.submit({"kind": "generate", "backend": "nokey", "model": "m"})
     view = api.wait_state(jid, ("failed",), timeout=30)
-    assert "SELFINSTRUCT_TEST_UNSET_KEY" in view["error"] and "not set" in view["error"]
+    assert "'nokey'" in view["error"] and "not set" in view["error"]
+    assert "SELFINSTRUCT_TEST_UNSET_KEY" not in view["error"]
+    assert "SELFINSTRUCT_TEST_UNSET_KEY" in api.log  # the operator's log says which variable
 
 
-def test_spec_and_answers_never_hold_the_key(api):
-    jid = api.submit({"kind": "generate", "api_base": "http://203.0.113.8/v1", "model": "m",
-                      "api_key_env": "SECRET_SIM_KEY", "timeout": 0.5, "max_attempts": 1})
-    view = api.job(jid)
-    assert view["spec"]["api_key_env"] == "SECRET_SIM_KEY"
-    assert api.call("POST", f"/jobs/{jid}/cancel")[0] == 200
-    api.wait_state(jid, ("cancelled",), timeout=60)
-    for path in ("/jobs", f"/jobs/{jid}", "/metrics"):
-        assert "sk-very-secret-value-42" not in json.dumps(api.call("GET", path)[1])
+def test_keyed_backend_runs_and_nothing_holds_the_key(api, sims):
+    _, keyed = sims
+    jid = api.submit(job_spec("keyed", num_instructions=3))
+    view = api.wait_state(jid, ("done",), timeout=120)
+    assert view["spec"] == {"kind": "generate", "backend": "keyed", "model": "sim-davinci-001",
+                            "num_instructions": 3}
+    # The simulator answers 401 to any call without exactly this key: every call carried it.
+    stats = keyed.stats(with_ids=False)
+    assert stats["requests"] > 0 and stats["status"].get("401", 0) == 0, stats
+    for path in ("/jobs", f"/jobs/{jid}", "/metrics", "/backends"):
+        text = json.dumps(api.call("GET", path)[1])
+        assert KEY not in text and "SECRET_SIM_KEY" not in text
     # Nothing the service wrote holds the key: not the job table, not the job's checkpoint or files.
     written = [p for p in api.state_dir.rglob("*") if p.is_file()]
     assert any(p.name == "service.sqlite3" for p in written)
     for path in written:
-        assert b"sk-very-secret-value-42" not in path.read_bytes(), path
+        assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_backends_lists_names_models_limits_and_no_key_variables(api, sims):
+    plain, keyed = sims
+    status, answer = api.call("GET", "/backends")
+    assert status == 200
+    backends = {b["name"]: b for b in answer["backends"]}
+    assert sorted(backends) == ["keyed", "nokey", "picky", "sim"]
+    assert backends["picky"]["models"] == ["only-this"] and backends["picky"]["endpoint"] == "chat"
+    assert backends["sim"]["limits"] == {"rpm": 600, "tpm": None, "max_concurrency": 4}
+    assert backends["keyed"]["api_base"] == keyed.url and backends["keyed"]["requires_key"] is True
+    text = json.dumps(answer)
+    for secret in ("SECRET_SIM_KEY", "SELFINSTRUCT_TEST_UNSET_KEY", KEY, "api_key_env"):
+        assert secret not in text
 
 
 def test_output_files_and_path_traversal(api):
-    with start_in_thread(SimConfig(latency_ms=5, seed=3), port=0) as sim:
-        jid = api.submit(job_spec(sim.url, num_instructions=5, rpm=None, max_concurrency=4))
-        api.wait_state(jid, ("done",), timeout=120)
+    jid = api.submit(job_spec(num_instructions=5, seed_tasks="mine.jsonl"))  # a seed file from seeds_dir
+    api.wait_state(jid, ("done",), timeout=120)
     status, listing = api.call("GET", f"/jobs/{jid}/output")
     assert status == 200
     assert {"machine_generated_instructions.jsonl", "stats.json", "rejects.jsonl"} <= set(listing["files"])

@@ -17,9 +17,9 @@ def _lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def test_sigkill_mid_job_then_restart_finishes_exactly_once(daemon_factory, sim):
-    d = daemon_factory().start()
-    jid = d.submit(job_spec(sim.url, num_instructions=TARGET))
+def test_sigkill_mid_job_then_restart_finishes_exactly_once(daemon_factory, sim, sim_config):
+    d = daemon_factory(config=sim_config).start()
+    jid = d.submit(job_spec(num_instructions=TARGET))
     before = d.wait_accepted(jid, 15)
     assert before["state"] == "running" and before["progress"]["accepted_instructions"] < TARGET
     d.kill()
@@ -54,9 +54,10 @@ def test_sigkill_mid_job_then_restart_finishes_exactly_once(daemon_factory, sim)
     assert max(calls.values()) <= 2
 
 
-def test_sigterm_drains_and_requeues(daemon_factory, sim):
-    d = daemon_factory().start()
-    jid = d.submit(job_spec(sim.url, num_instructions=40))
+def test_sigterm_drains_and_requeues_with_inline_seeds(daemon_factory, sim_config):
+    seeds = _lines(SEEDS.read_text())[:25]
+    d = daemon_factory(config=sim_config).start()
+    jid = d.submit(job_spec(num_instructions=40, seed_tasks=seeds))
     d.wait_accepted(jid, 5)
     assert d.terminate() == 0
     assert "stopping" in d.log
@@ -73,3 +74,5 @@ def test_sigterm_drains_and_requeues(daemon_factory, sim):
     assert view["progress"]["accepted_instructions"] == 40
     final = _lines(d.output(jid, "machine_generated_instructions.jsonl"))
     assert [r["instruction"] for r in final[:len(partial)]] == [json.loads(x)["instruction"] for x in partial]
+    # The inline seeds were stored with the job: the restarted run read the same 25 tasks.
+    assert _lines(d.output(jid, "seed_tasks.jsonl")) == seeds

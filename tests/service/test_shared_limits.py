@@ -1,4 +1,4 @@
-"""Two jobs on one rate-limited endpoint (same key) share one RPM budget and one concurrency window."""
+"""Two jobs on one rate-limited backend share its one RPM budget and one concurrency window."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from .helpers import job_spec
+from .helpers import job_spec, sim_backend
 from workers.simulated import SimConfig, start_in_thread
 
 RPM = 600            # 10 requests/s for the account
@@ -27,14 +27,15 @@ def _sample(sim, stop: threading.Event, out: list[tuple[float, int]]) -> None:
 def test_two_jobs_stay_within_one_shared_limit(daemon_factory):
     config = SimConfig(latency_ms=10, rpm=RPM, burst_seconds=BURST_SECONDS, api_key=KEY, seed=2)
     with start_in_thread(config, port=0) as sim:
-        d = daemon_factory(env={"SIM_KEY_A": KEY, "SIM_KEY_B": KEY}).start()
+        d = daemon_factory(env={"SIM_KEY": KEY},
+                           config={"backends": {"sim": sim_backend(sim.url, rpm=RPM, api_key_env="SIM_KEY")}}).start()
         samples: list[tuple[float, int]] = []
         stop = threading.Event()
         sampler = threading.Thread(target=_sample, args=(sim, stop, samples), daemon=True)
         sampler.start()
-        # Two variables, one key: sharing follows the key itself, not the variable's name.
-        a = d.submit(job_spec(sim.url, num_instructions=30, rpm=RPM, api_key_env="SIM_KEY_A", seed=1))
-        b = d.submit(job_spec(sim.url, num_instructions=30, rpm=RPM, api_key_env="SIM_KEY_B", seed=2))
+        # Two jobs on one backend: its limits are shared, whatever each job asks for.
+        a = d.submit(job_spec(num_instructions=30, seed=1))
+        b = d.submit(job_spec(num_instructions=30, seed=2))
         d.wait_accepted(a, 3)
         d.wait_accepted(b, 3)
         status, text = d.call("GET", "/metrics")
