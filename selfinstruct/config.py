@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from selfinstruct.errors import ConfigError
 
-__all__ = ["load_toml", "build", "merge", "field_help", "check_keys", "check_value", "check_range",
+__all__ = ["load_toml", "build", "merge", "field_help", "check_keys", "check_value", "check_range", "table_of",
            "INT64_MAX", "MAX_RPM", "MAX_TPM", "MAX_CONCURRENCY", "MAX_SECONDS", "MAX_INTERVAL", "MAX_ATTEMPTS",
            "MAX_COUNT", "MAX_SEED"]
 
@@ -71,6 +71,14 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def table_of(table: dict[str, Any], name: str, *, source: str) -> dict[str, Any]:
+    """``table[name]`` (``{}`` when absent), or ConfigError when the file set it to something else than a table."""
+    value = table.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table, got {_shown(value)} ({_kind(value)})")
+    return value
 
 
 def check_keys(table: dict[str, Any], allowed: set[str], *, source: str, section: str = "") -> None:

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from selfinstruct.commands.common import add_endpoint_arguments, add_limit_arguments, read_api_key
+from selfinstruct.commands.common import COUNT, SEED, add_endpoint_arguments, add_limit_arguments, read_api_key
 
 
 def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> None:
@@ -21,7 +21,7 @@ def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> None:
     parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml", help="same TOML as generate")
     parser.add_argument("--seed-tasks-path", "--seed-tasks", dest="seed_tasks", default=None, metavar="FILE",
                         help="seed tasks JSONL (default: the vendored 175)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    parser.add_argument("--seed", type=SEED, default=None, help="random seed")
     if requests:
         add_endpoint_arguments(parser, required=False)
         add_limit_arguments(parser)
@@ -29,7 +29,7 @@ def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> None:
 
 def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
-    parser.add_argument("--num-instructions-to-generate", "--num-instructions", dest="num_instructions", type=int,
+    parser.add_argument("--num-instructions-to-generate", "--num-instructions", dest="num_instructions", type=COUNT,
                         default=None, help="instructions to accept (default 100)")
     parser.add_argument("--use-clf-seed-tasks-only", "--classification-only", dest="classification_only",
                         action="store_true", default=None, help="classification tasks only")
@@ -47,7 +47,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser, requests=False)
     parser.add_argument("--include-seed-tasks", action="store_true", default=False,
                         help="add the seed tasks to the training files")
-    parser.add_argument("--max-instances-per-task", type=int, default=5, help="instances kept per task")
+    parser.add_argument("--max-instances-per-task", type=COUNT, default=5, help="instances kept per task")
 
 
 def _run_stage(args: argparse.Namespace, stage: str) -> int:
