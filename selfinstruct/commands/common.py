@@ -58,6 +58,8 @@ def int_flag(lo: int | None = None, hi: int | None = INT64_MAX, *,
         raise argparse.ArgumentTypeError(f"must be {want}, got {_shown(text)}")
 
     parse.__name__ = "whole number"  # what argparse calls the type if it ever names it
+    parse.bounds = (lo, hi, False, also)  # type: ignore[attr-defined]  # read by the bad-value sweep test
+    parse.integer = True  # type: ignore[attr-defined]
     return parse
 
 
@@ -81,6 +83,8 @@ def float_flag(lo: float | None = None, hi: float | None = None, *, lo_open: boo
         return value
 
     parse.__name__ = "number"
+    parse.bounds = (lo, hi, lo_open, ())  # type: ignore[attr-defined]
+    parse.integer = False  # type: ignore[attr-defined]
     return parse
 
 

@@ -45,9 +45,10 @@ def add_instances_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser, requests=False)
-    parser.add_argument("--include-seed-tasks", action="store_true", default=False,
-                        help="add the seed tasks to the training files")
-    parser.add_argument("--max-instances-per-task", type=COUNT, default=5, help="instances kept per task")
+    parser.add_argument("--include-seed-tasks", action="store_true", default=None,
+                        help="add the seed tasks to the training files (overrides export.include_seed_tasks)")
+    parser.add_argument("--max-instances-per-task", type=COUNT, default=None,
+                        help="instances kept per task (default 5; overrides export.max_instances_per_task)")
 
 
 def _run_stage(args: argparse.Namespace, stage: str) -> int:
@@ -78,6 +79,7 @@ def run_instances(args: argparse.Namespace) -> int:
 def run_prepare(args: argparse.Namespace) -> int:
     import random
 
+    from selfinstruct.config import build, load_toml, merge, table_of
     from selfinstruct.errors import InputError
     from selfinstruct.io import iter_jsonl
     from selfinstruct.pipeline.export import write_finetuning
@@ -85,6 +87,12 @@ def run_prepare(args: argparse.Namespace) -> int:
     from selfinstruct.stages.prepare import PrepareConfig, prepare_finetuning
     from selfinstruct.stages.seeds import default_seed_path, load_seed_tasks
 
+    # Only [export] matters here, and it is checked before any file is read.
+    source = str(args.config) if args.config else "<flags>"
+    table = load_toml(args.config)
+    flags = {"max_instances_per_task": args.max_instances_per_task, "include_seed_tasks": args.include_seed_tasks}
+    config = build(PrepareConfig, merge(table_of(table, "export", source=source), flags), source=source,
+                   section="export")
     path = args.out / "machine_generated_instances.jsonl"
     if not path.exists():
         raise InputError("not found: run `selfinstruct instances` (or `generate`) first", path=str(path))
@@ -95,8 +103,6 @@ def run_prepare(args: argparse.Namespace) -> int:
         tasks.append((obj["instruction"], [Instance(str(i.get("input", "")), str(i.get("output", "")))
                                            for i in obj["instances"]]))
     seeds = load_seed_tasks(args.seed_tasks or default_seed_path())
-    config = PrepareConfig(max_instances_per_task=args.max_instances_per_task,
-                           include_seed_tasks=args.include_seed_tasks)
     exports = prepare_finetuning([t for t in tasks if t[1]], rng=random.Random(args.seed or 42),
                                  config=config, seeds=seeds)
     ft = args.out / "finetuning"
