@@ -105,7 +105,7 @@ def table_from_flat(flat: dict[str, Any], *, source: str = "<flags>") -> dict[st
 
 def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str = "<flags>") -> GenerateConfig:
     """Frozen configs from a TOML-shaped table; unknown tables and keys are errors naming them and ``source``."""
-    from selfinstruct.config import build, check_keys
+    from selfinstruct.config import build, check_keys, table_of
     from selfinstruct.dedup import DedupConfig
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.stats import PriceTable
@@ -117,8 +117,7 @@ def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str =
 
     check_keys(table, set(TOP_LEVEL_TABLES) | {"out"}, source=source)
     for name in TOP_LEVEL_TABLES:
-        if not isinstance(table.get(name, {}), dict):
-            raise ConfigError(f"{source}: [{name}] must be a table")
+        table_of(table, name, source=source)
     ep = dict(table.get("endpoint", {}))
     ep.setdefault("endpoint", "completions")
     if "api_base" not in ep or "model" not in ep:
