@@ -100,7 +100,10 @@ def check_range(name: str, value: float, *, lo: float | None = None, hi: float |
     if ok and hi is not None:
         ok = value <= hi
     if not ok:
-        raise ConfigError(f"{name} must be {describe_range(lo, hi, lo_open)}, got {value!r}")
+        want = describe_range(lo, hi, lo_open)
+        if lo == 0 and lo_open:
+            want = want.replace("> 0", "positive", 1)
+        raise ConfigError(f"{name} must be {want}, got {value!r}")
 
 
 def describe_range(lo: float | None, hi: float | None, lo_open: bool = False) -> str:

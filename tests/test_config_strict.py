@@ -147,7 +147,7 @@ def _generate(table: dict) -> Any:
     ({"limits": {"rpm": "fast"}}, ["limits.rpm", "a finite number", "'fast'"]),
     ({"limits": {"rpm": math.nan}}, ["limits.rpm", "nan"]),
     ({"limits": {"rpm": MAX_RPM * 10}}, ["limits.rpm", "<= 1000000000", "10000000000.0"]),
-    ({"limits": {"tpm": 0}}, ["limits.tpm", "> 0"]),
+    ({"limits": {"tpm": 0}}, ["limits.tpm", "positive"]),
     ({"retry": {"timeout": math.inf}}, ["retry.timeout", "inf"]),
     ({"retry": {"timeout": MAX_SECONDS + 1}}, ["retry.timeout", "<= 86400", "86401"]),
     ({"retry": {"max_attempts": 10**6}}, ["retry.max_attempts", "1000000"]),
