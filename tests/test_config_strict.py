@@ -258,3 +258,35 @@ def test_load_toml_errors_name_the_file(tmp_path):
     binary.write_bytes(b"a = '\xff'\n")
     with pytest.raises(ConfigError, match="bin.toml"):
         load_toml(binary)
+
+
+def test_flags_and_configs_share_their_bounds():
+    """A flag accepts exactly what its config key accepts, at both ends."""
+    from selfinstruct.commands import common
+    from selfinstruct.engine.retry import RetryConfig
+    from selfinstruct.engine.throttle import LimitsConfig
+    from selfinstruct.pipeline.config import GenerationConfig
+
+    pairs = [(common.RPM, LimitsConfig, "rpm"), (common.TPM, LimitsConfig, "tpm"),
+             (common.CONCURRENCY, LimitsConfig, "max_concurrency"), (common.TIMEOUT, RetryConfig, "timeout"),
+             (common.ATTEMPTS, RetryConfig, "max_attempts"), (common.COUNT, GenerationConfig, "num_instructions"),
+             (common.SEED, GenerationConfig, "seed"), (common.SECONDS, GenerationConfig, "drain_timeout"),
+             (common.INTERVAL, GenerationConfig, "progress_interval")]
+    for flag, cls, key in pairs:
+        lo, hi, lo_open, _ = flag.bounds
+        step = 1 if flag.integer else 1e-3
+        for value, ok in [(hi, True), (hi + step * max(1, hi * 1e-9), False), (lo, not lo_open),
+                          (lo - step, False)]:
+            value = int(value) if flag.integer else float(value)
+            assert _accepts(lambda: flag(str(value))) is ok, (key, value)
+            assert _accepts(lambda: cls(**{key: value})) is ok, (key, value)
+
+
+def _accepts(make) -> bool:
+    import argparse
+
+    try:
+        make()
+    except (ConfigError, argparse.ArgumentTypeError):
+        return False
+    return True
