@@ -15,7 +15,6 @@ the URL, the status and the target), so the key never leaves ``api_base``.
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,8 +73,8 @@ class EndpointConfig:
             raise ConfigError("endpoint.extra_headers must map header names to strings")
         for name in ("connect_timeout", "request_timeout"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
-                raise ConfigError(f"endpoint.{name} must be a positive number of seconds, got {value!r}")
+            if not isinstance(value, (int, float)) or not 0 < value <= 86_400:
+                raise ConfigError(f"endpoint.{name} must be a positive number of seconds up to 86400, got {value!r}")
 
     @property
     def url(self) -> str:

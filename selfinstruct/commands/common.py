@@ -1,19 +1,103 @@
-"""Flags shared by the commands that talk to an endpoint, and the one place an API key is read.
+"""Flags shared by the commands that talk to an endpoint, the value types of every numeric flag,
+and the one place an API key is read.
 
-Only the standard library is imported here, so every command starts fast.
+Every numeric flag of every command parses with ``int_flag`` or ``float_flag``: a
+value that is not a number, NaN, infinity or out of range stops argparse with exit
+2 and a message naming the flag and the value, before any work starts. The
+bounds are the ones the configs check (selfinstruct.config), so a flag and its TOML
+key accept the same values.
+
+Only the standard library (and our stdlib-only config module) is imported here, so every command starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
+from selfinstruct.config import (
+    INT64_MAX,
+    MAX_ATTEMPTS,
+    MAX_CONCURRENCY,
+    MAX_COUNT,
+    MAX_INTERVAL,
+    MAX_RPM,
+    MAX_SEED,
+    MAX_SECONDS,
+    MAX_TPM,
+    describe_range,
+)
 from selfinstruct.errors import ConfigError
 
 __all__ = ["add_endpoint_arguments", "add_limit_arguments", "endpoint_overrides", "limit_overrides",
-           "retry_overrides", "read_api_key", "is_loopback"]
+           "retry_overrides", "read_api_key", "is_loopback", "int_flag", "float_flag",
+           "RPM", "TPM", "CONCURRENCY", "TIMEOUT", "ATTEMPTS", "SECONDS", "INTERVAL", "COUNT", "SEED"]
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:40]) + f"... ({len(text)} characters)"
+
+
+def int_flag(lo: int | None = None, hi: int | None = INT64_MAX, *,
+             also: tuple[int, ...] = ()) -> Callable[[str], int]:
+    """An argparse ``type=`` for a whole number in ``[lo, hi]`` (or one of ``also``, e.g. -1 for 'all')."""
+    extra = "".join(f" or {a}" for a in also)
+    want = f"a whole number {describe_range(lo, hi)}{extra}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:  # also int()'s own limit on digit count
+            raise argparse.ArgumentTypeError(f"must be {want}, got {_shown(text)}") from None
+        if value in also or ((lo is None or value >= lo) and (hi is None or value <= hi)):
+            return value
+        raise argparse.ArgumentTypeError(f"must be {want}, got {_shown(text)}")
+
+    parse.__name__ = "whole number"  # what argparse calls the type if it ever names it
+    parse.bounds = (lo, hi, False, also)  # type: ignore[attr-defined]  # read by the bad-value sweep test
+    parse.integer = True  # type: ignore[attr-defined]
+    return parse
+
+
+def float_flag(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> Callable[[str], float]:
+    """An argparse ``type=`` for a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``); never NaN or inf."""
+    want = f"a finite number {describe_range(lo, hi, lo_open)}" if lo is not None or hi is not None \
+        else "a finite number"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {want}, got {_shown(text)}") from None
+        ok = math.isfinite(value)
+        if ok and lo is not None:
+            ok = value > lo if lo_open else value >= lo
+        if ok and hi is not None:
+            ok = value <= hi
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {want}, got {_shown(text)}")
+        return value
+
+    parse.__name__ = "number"
+    parse.bounds = (lo, hi, lo_open, ())  # type: ignore[attr-defined]
+    parse.integer = False  # type: ignore[attr-defined]
+    return parse
+
+
+# The flags that mirror config keys; same bounds as LimitsConfig and RetryConfig.
+RPM = float_flag(0, MAX_RPM, lo_open=True)
+TPM = float_flag(0, MAX_TPM, lo_open=True)
+CONCURRENCY = int_flag(1, MAX_CONCURRENCY)
+TIMEOUT = float_flag(0, MAX_SECONDS, lo_open=True)
+ATTEMPTS = int_flag(1, MAX_ATTEMPTS)
+SECONDS = float_flag(0, MAX_SECONDS)  # drains and graces: 0 allowed
+INTERVAL = float_flag(0, MAX_INTERVAL, lo_open=True)
+COUNT = int_flag(1, MAX_COUNT)
+SEED = int_flag(0, MAX_SEED)
 
 
 def add_endpoint_arguments(parser: argparse.ArgumentParser, *, required: bool = True,
@@ -30,11 +114,11 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser, *, required: bool = 
 
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("limits and retries")
-    g.add_argument("--rpm", type=float, default=None, help="requests per minute allowed by the endpoint")
-    g.add_argument("--tpm", type=float, default=None, help="tokens per minute allowed by the endpoint")
-    g.add_argument("--max-concurrency", type=int, default=None, help="cap on requests in flight (default 64)")
-    g.add_argument("--timeout", type=float, default=None, help="per-request timeout in seconds (default 60)")
-    g.add_argument("--max-attempts", type=int, default=None, help="attempts per request (default 8)")
+    g.add_argument("--rpm", type=RPM, default=None, help="requests per minute allowed by the endpoint")
+    g.add_argument("--tpm", type=TPM, default=None, help="tokens per minute allowed by the endpoint")
+    g.add_argument("--max-concurrency", type=CONCURRENCY, default=None, help="cap on requests in flight (default 64)")
+    g.add_argument("--timeout", type=TIMEOUT, default=None, help="per-request timeout in seconds (default 60)")
+    g.add_argument("--max-attempts", type=ATTEMPTS, default=None, help="attempts per request (default 8)")
 
 
 def endpoint_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from selfinstruct.commands.common import (
     add_limit_arguments,
     endpoint_overrides,
     limit_overrides,
+    INTERVAL,
+    SECONDS,
     read_api_key,
     retry_overrides,
 )
@@ -27,14 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SQLite state file (default: OUTPUT.state.sqlite3 next to OUTPUT); rerun to resume")
     parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
                         help="TOML with [endpoint], [limits], [retry], [prices] tables; flags override it")
-    parser.add_argument("--drain-timeout", type=float, default=30.0,
+    parser.add_argument("--drain-timeout", type=SECONDS, default=30.0,
                         help="seconds to let in-flight requests finish after SIGINT/SIGTERM")
-    parser.add_argument("--progress-interval", type=float, default=5.0,
+    parser.add_argument("--progress-interval", type=INTERVAL, default=5.0,
                         help="seconds between progress lines when stderr is not a TTY")
 
 
 def run(args: argparse.Namespace) -> int:
-    from selfinstruct.config import build, check_keys, load_toml, merge
+    from selfinstruct.config import build, check_keys, load_toml, merge, table_of
     from selfinstruct.engine.batch import CompleteConfig, infer_endpoint, run_complete
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.stats import PriceTable
@@ -44,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     source = str(args.config) if args.config else "<flags>"
     table = load_toml(args.config)
     check_keys(table, {"endpoint", "limits", "retry", "prices"}, source=source)
+    table = {name: table_of(table, name, source=source) for name in table}
     ep_table = merge(table.get("endpoint", {}), endpoint_overrides(args))
     if ep_table.get("endpoint") is None:
         ep_table["endpoint"] = infer_endpoint(args.input)

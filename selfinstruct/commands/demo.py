@@ -6,13 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from selfinstruct.commands.common import COUNT, RPM, float_flag
+from selfinstruct.config import MAX_SECONDS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), metavar="DIR", help="run directory")
-    parser.add_argument("--num-instructions", type=int, default=150, help="instructions to accept (default 150)")
+    parser.add_argument("--num-instructions", type=COUNT, default=150, help="instructions to accept (default 150)")
     parser.add_argument("--endpoint", choices=["chat", "completions"], default="completions")
-    parser.add_argument("--latency-ms", type=float, default=20.0, help="simulated latency per call")
-    parser.add_argument("--rpm", type=float, default=6000.0, help="simulated endpoint's limit (the engine is told it)")
+    parser.add_argument("--latency-ms", type=float_flag(0, MAX_SECONDS * 1000), default=20.0,
+                        help="simulated latency per call")
+    parser.add_argument("--rpm", type=RPM, default=6000.0, help="simulated endpoint's limit (the engine is told it)")
 
 
 def run(args: argparse.Namespace) -> int:

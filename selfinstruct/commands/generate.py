@@ -6,20 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from selfinstruct.commands.common import add_endpoint_arguments, add_limit_arguments, read_api_key
+from selfinstruct.commands.common import COUNT, SEED, add_endpoint_arguments, add_limit_arguments, read_api_key
 
 
 def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("generation")
     g.add_argument("--seed-tasks", default=None, metavar="FILE",
                    help="seed tasks JSONL (default: the vendored 175 tasks, data/seed_tasks.jsonl)")
-    g.add_argument("--num-instructions", type=int, default=None, help="instructions to accept (default 100)")
+    g.add_argument("--num-instructions", type=COUNT, default=None, help="instructions to accept (default 100)")
     g.add_argument("--classification-only", action="store_true", default=None,
                    help="generate classification tasks only, from the classification seeds")
     g.add_argument("--include-seed-tasks", action="store_true", default=None,
                    help="add the seed tasks to the fine-tuning files")
-    g.add_argument("--max-instances-per-task", type=int, default=None, help="instances exported per task (default 5)")
-    g.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
+    g.add_argument("--max-instances-per-task", type=COUNT, default=None, help="instances exported per task (default 5)")
+    g.add_argument("--seed", type=SEED, default=None, help="random seed (default 42)")
     g.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
                    help="TOML with every setting ([endpoint], [limits], [retry], [generation], [prompt], "
                         "[filters], [dedup], [export], [prices]); flags override it")

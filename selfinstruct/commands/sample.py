@@ -6,14 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from selfinstruct.commands.common import COUNT, SEED
+
 RATING_COLUMNS = ("valid_instruction", "appropriate_input", "correct_output", "notes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    parser.add_argument("--n", type=int, default=200, help="how many instances to sample (default 200)")
+    parser.add_argument("--n", type=COUNT, default=200, help="how many instances to sample (default 200)")
     parser.add_argument("--out", type=Path, required=True, metavar="raters.csv")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=SEED, default=0)
 
 
 def run(args: argparse.Namespace) -> int:

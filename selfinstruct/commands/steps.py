@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from selfinstruct.commands.common import add_endpoint_arguments, add_limit_arguments, read_api_key
+from selfinstruct.commands.common import COUNT, SEED, add_endpoint_arguments, add_limit_arguments, read_api_key
 
 
 def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> None:
@@ -21,7 +21,7 @@ def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> None:
     parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml", help="same TOML as generate")
     parser.add_argument("--seed-tasks-path", "--seed-tasks", dest="seed_tasks", default=None, metavar="FILE",
                         help="seed tasks JSONL (default: the vendored 175)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    parser.add_argument("--seed", type=SEED, default=None, help="random seed")
     if requests:
         add_endpoint_arguments(parser, required=False)
         add_limit_arguments(parser)
@@ -29,7 +29,7 @@ def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> None:
 
 def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
-    parser.add_argument("--num-instructions-to-generate", "--num-instructions", dest="num_instructions", type=int,
+    parser.add_argument("--num-instructions-to-generate", "--num-instructions", dest="num_instructions", type=COUNT,
                         default=None, help="instructions to accept (default 100)")
     parser.add_argument("--use-clf-seed-tasks-only", "--classification-only", dest="classification_only",
                         action="store_true", default=None, help="classification tasks only")
@@ -45,9 +45,10 @@ def add_instances_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser, requests=False)
-    parser.add_argument("--include-seed-tasks", action="store_true", default=False,
-                        help="add the seed tasks to the training files")
-    parser.add_argument("--max-instances-per-task", type=int, default=5, help="instances kept per task")
+    parser.add_argument("--include-seed-tasks", action="store_true", default=None,
+                        help="add the seed tasks to the training files (overrides export.include_seed_tasks)")
+    parser.add_argument("--max-instances-per-task", type=COUNT, default=None,
+                        help="instances kept per task (default 5; overrides export.max_instances_per_task)")
 
 
 def _run_stage(args: argparse.Namespace, stage: str) -> int:
@@ -78,6 +79,7 @@ def run_instances(args: argparse.Namespace) -> int:
 def run_prepare(args: argparse.Namespace) -> int:
     import random
 
+    from selfinstruct.config import build, load_toml, merge, table_of
     from selfinstruct.errors import InputError
     from selfinstruct.io import iter_jsonl
     from selfinstruct.pipeline.export import write_finetuning
@@ -85,6 +87,12 @@ def run_prepare(args: argparse.Namespace) -> int:
     from selfinstruct.stages.prepare import PrepareConfig, prepare_finetuning
     from selfinstruct.stages.seeds import default_seed_path, load_seed_tasks
 
+    # Only [export] matters here, and it is checked before any file is read.
+    source = str(args.config) if args.config else "<flags>"
+    table = load_toml(args.config)
+    flags = {"max_instances_per_task": args.max_instances_per_task, "include_seed_tasks": args.include_seed_tasks}
+    config = build(PrepareConfig, merge(table_of(table, "export", source=source), flags), source=source,
+                   section="export")
     path = args.out / "machine_generated_instances.jsonl"
     if not path.exists():
         raise InputError("not found: run `selfinstruct instances` (or `generate`) first", path=str(path))
@@ -95,8 +103,6 @@ def run_prepare(args: argparse.Namespace) -> int:
         tasks.append((obj["instruction"], [Instance(str(i.get("input", "")), str(i.get("output", "")))
                                            for i in obj["instances"]]))
     seeds = load_seed_tasks(args.seed_tasks or default_seed_path())
-    config = PrepareConfig(max_instances_per_task=args.max_instances_per_task,
-                           include_seed_tasks=args.include_seed_tasks)
     exports = prepare_finetuning([t for t in tasks if t[1]], rng=random.Random(args.seed or 42),
                                  config=config, seeds=seeds)
     ft = args.out / "finetuning"

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from selfinstruct.commands.common import float_flag
 from selfinstruct.errors import ConfigError, InputError
 
 __all__ = ["add_arguments", "run"]
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT", help="JSON array or JSONL file of records")
     parser.add_argument("--out", required=True, metavar="OUTPUT", help="JSONL file for the kept records")
     parser.add_argument("--field", default="instruction", help="record field holding the text (default: instruction)")
-    parser.add_argument("--threshold", type=float, default=0.7,
+    parser.add_argument("--threshold", type=float_flag(0, 1), default=0.7,
                         help="reject when ROUGE-L F against the pool exceeds this (default: 0.7)")
     parser.add_argument("--seeds", metavar="FILE",
                         help="JSONL seed tasks (an 'instruction' field) pre-loaded into the pool")

@@ -30,12 +30,15 @@ class RetryConfig:
     min_max_tokens: int = field(default=16, metadata={"help": "give up shrinking max_tokens below this"})
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        if self.timeout <= 0:
-            raise ConfigError(f"timeout must be positive, got {self.timeout}")
+        from selfinstruct.config import MAX_ATTEMPTS, MAX_SECONDS, check_range
+
+        check_range("retry.max_attempts", self.max_attempts, lo=1, hi=MAX_ATTEMPTS)
+        check_range("retry.timeout", self.timeout, lo=0, hi=MAX_SECONDS, lo_open=True)
+        check_range("retry.backoff_base", self.backoff_base, lo=0, hi=MAX_SECONDS)
+        check_range("retry.backoff_max", self.backoff_max, lo=0, hi=MAX_SECONDS)
+        check_range("retry.min_max_tokens", self.min_max_tokens, lo=1, hi=10**9)
         if not 0 < self.shrink_factor < 1:
-            raise ConfigError(f"shrink_factor must be in (0, 1), got {self.shrink_factor}")
+            raise ConfigError(f"retry.shrink_factor must be in (0, 1), got {self.shrink_factor}")
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -41,11 +41,13 @@ class PriceTable:
             raise ConfigError(f"{source}: [prices] must be a table")
         prices = dict(DEFAULT_PRICES)
         for model, p in table.items():
-            try:
-                prices[model] = (float(p["input"]), float(p["output"]))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ConfigError(f"{source}: [prices.{model!r}] needs numeric input and output "
-                                  "(USD per 1M tokens)") from exc
+            pair = (p.get("input"), p.get("output")) if isinstance(p, dict) else (None, None)
+            # Strict like every other table: no strings or booleans, no NaN or infinity, no negative price.
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1e9
+                       for v in pair):
+                raise ConfigError(f"{source}: [prices.{model!r}] needs input and output as numbers in [0, 1e9] "
+                                  f"(USD per 1M tokens), got {p!r}")
+            prices[model] = (float(pair[0]), float(pair[1]))
         return cls(prices)
 
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:

@@ -34,14 +34,13 @@ class LimitsConfig:
     adaptive: bool = field(default=True, metadata={"help": "AIMD on 429s (rate and window)"})
 
     def __post_init__(self) -> None:
-        from selfinstruct.errors import ConfigError
+        from selfinstruct.config import MAX_CONCURRENCY, MAX_RPM, MAX_TPM, check_range
 
-        if self.rpm is not None and self.rpm <= 0:
-            raise ConfigError(f"rpm must be positive, got {self.rpm}")
-        if self.tpm is not None and self.tpm <= 0:
-            raise ConfigError(f"tpm must be positive, got {self.tpm}")
-        if self.max_concurrency < 1:
-            raise ConfigError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
+        if self.rpm is not None:
+            check_range("limits.rpm", self.rpm, lo=0, hi=MAX_RPM, lo_open=True)
+        if self.tpm is not None:
+            check_range("limits.tpm", self.tpm, lo=0, hi=MAX_TPM, lo_open=True)
+        check_range("limits.max_concurrency", self.max_concurrency, lo=1, hi=MAX_CONCURRENCY)
 
 
 @dataclass(slots=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from selfinstruct.commands.common import int_flag
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -19,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed tasks for the ROUGE-L overlap histogram (default: the vendored data/seed_tasks.jsonl)")
     parser.add_argument("--no-seed-rouge", action="store_true", help="skip the ROUGE-L-against-seeds statistics")
     parser.add_argument("--no-plots", action="store_true", help="write summary.json only")
-    parser.add_argument("--workers", type=int, default=1, help="threads for the ROUGE-L matrix (-1 = all cores)")
+    parser.add_argument("--workers", type=int_flag(1, 4096, also=(-1,)), default=1,
+                        help="threads for the ROUGE-L matrix (-1 = all cores)")
 
 
 def run(args: argparse.Namespace) -> int:

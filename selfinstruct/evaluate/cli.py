@@ -10,6 +10,8 @@ import argparse
 import os
 from pathlib import Path
 
+from selfinstruct.commands.common import SEED, int_flag
+
 __all__ = ["add_arguments", "run"]
 
 _TRUTHY = {"1", "true", "yes", "on"}
@@ -29,11 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bertscore-model", default=None, metavar="NAME_OR_DIR",
                         help="hub name or local folder (default roberta-large; offline it falls back to the "
                              "bundled all-MiniLM-L6-v2, labelled as not comparable with published numbers)")
-    parser.add_argument("--bertscore-layers", type=int, default=None, metavar="N",
+    parser.add_argument("--bertscore-layers", type=int_flag(0, 1000), default=None, metavar="N",
                         help="layer whose embeddings are used (default: bert-score's choice, else the last)")
-    parser.add_argument("--bertscore-batch-size", type=int, default=64, metavar="N")
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--bertscore-batch-size", type=int_flag(1, 100_000), default=64, metavar="N")
+    parser.add_argument("--bootstrap", type=int_flag(10, 10_000_000), default=1000, metavar="N",
+                        help="bootstrap resamples (default 1000)")
+    parser.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
 

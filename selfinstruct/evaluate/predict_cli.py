@@ -15,6 +15,8 @@ import argparse
 import os
 from pathlib import Path
 
+from selfinstruct.commands.common import ATTEMPTS, CONCURRENCY, COUNT, RPM, SEED, TIMEOUT, TPM, float_flag, int_flag
+
 __all__ = ["add_arguments", "run"]
 
 _TRUTHY = {"1", "true", "yes", "on"}
@@ -28,15 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="DIR|NAME",
                         help="local model folder or hub name; with --api-base, the model name sent to the API")
     parser.add_argument("--adapter", default=None, metavar="DIR", help="LoRA adapter folder (local models only)")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="answer only the first N tasks")
+    parser.add_argument("--limit", type=COUNT, default=None, metavar="N", help="answer only the first N tasks")
 
     g = parser.add_argument_group("generation")
-    g.add_argument("--max-new-tokens", type=int, default=512, help="answer length cap in tokens (default 512)")
+    g.add_argument("--max-new-tokens", type=int_flag(1, 1_000_000), default=512,
+                   help="answer length cap in tokens (default 512)")
     g.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
-    g.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (with --do-sample)")
-    g.add_argument("--top-p", type=float, default=0.9, help="nucleus sampling p (with --do-sample)")
-    g.add_argument("--batch-size", type=int, default=8, help="prompts per generate call (local models)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--temperature", type=float_flag(0, 100, lo_open=True), default=0.7,
+                   help="sampling temperature (with --do-sample)")
+    g.add_argument("--top-p", type=float_flag(0, 1, lo_open=True), default=0.9,
+                   help="nucleus sampling p (with --do-sample)")
+    g.add_argument("--batch-size", type=int_flag(1, 100_000), default=8,
+                   help="prompts per generate call (local models)")
+    g.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     g.add_argument("--device", default=None, help="torch device for local models (default: cuda if available)")
 
     a = parser.add_argument_group("API model (with --api-base)")
@@ -46,11 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="API flavour: /v1/chat/completions or /v1/completions (default chat)")
     a.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
                    help="environment variable holding the API key (default OPENAI_API_KEY)")
-    a.add_argument("--rpm", type=float, default=None, help="requests per minute allowed by the endpoint")
-    a.add_argument("--tpm", type=float, default=None, help="tokens per minute allowed by the endpoint")
-    a.add_argument("--max-concurrency", type=int, default=None, help="cap on requests in flight")
-    a.add_argument("--timeout", type=float, default=None, help="per-request timeout in seconds")
-    a.add_argument("--max-attempts", type=int, default=None, help="attempts per request")
+    a.add_argument("--rpm", type=RPM, default=None, help="requests per minute allowed by the endpoint")
+    a.add_argument("--tpm", type=TPM, default=None, help="tokens per minute allowed by the endpoint")
+    a.add_argument("--max-concurrency", type=CONCURRENCY, default=None, help="cap on requests in flight")
+    a.add_argument("--timeout", type=TIMEOUT, default=None, help="per-request timeout in seconds")
+    a.add_argument("--max-attempts", type=ATTEMPTS, default=None, help="attempts per request")
 
 
 def _validate(args: argparse.Namespace) -> None:

@@ -30,10 +30,16 @@ class GenerationConfig:
         "help": "seed an empty state from the run dir's machine_generated_instructions.jsonl / is_clf_or_not.jsonl"})
 
     def __post_init__(self) -> None:
-        if self.num_instructions < 1:
-            raise ConfigError(f"num_instructions must be at least 1, got {self.num_instructions}")
-        if self.stall_limit < 1:
-            raise ConfigError("stall_limit must be at least 1")
+        from selfinstruct.config import MAX_COUNT, MAX_INTERVAL, MAX_SECONDS, MAX_SEED, check_range
+
+        check_range("generation.num_instructions", self.num_instructions, lo=1, hi=MAX_COUNT)
+        check_range("generation.stall_limit", self.stall_limit, lo=1, hi=MAX_COUNT)
+        check_range("generation.seed", self.seed, lo=0, hi=MAX_SEED)
+        check_range("generation.max_instances_per_prompt", self.max_instances_per_prompt, lo=1, hi=1000)
+        check_range("generation.drain_timeout", self.drain_timeout, lo=0, hi=MAX_SECONDS)
+        check_range("generation.progress_interval", self.progress_interval, lo=0, hi=MAX_INTERVAL, lo_open=True)
+        if self.synchronous.upper() not in ("OFF", "NORMAL", "FULL"):
+            raise ConfigError(f"generation.synchronous must be NORMAL or FULL, got {self.synchronous!r}")
         bad = set(self.stages) - {"generate", "classify", "instances"}
         if bad:
             raise ConfigError(f"unknown stage(s) {sorted(bad)}")
@@ -99,7 +105,7 @@ def table_from_flat(flat: dict[str, Any], *, source: str = "<flags>") -> dict[st
 
 def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str = "<flags>") -> GenerateConfig:
     """Frozen configs from a TOML-shaped table; unknown tables and keys are errors naming them and ``source``."""
-    from selfinstruct.config import build, check_keys
+    from selfinstruct.config import build, check_keys, table_of
     from selfinstruct.dedup import DedupConfig
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.stats import PriceTable
@@ -111,8 +117,7 @@ def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str =
 
     check_keys(table, set(TOP_LEVEL_TABLES) | {"out"}, source=source)
     for name in TOP_LEVEL_TABLES:
-        if not isinstance(table.get(name, {}), dict):
-            raise ConfigError(f"{source}: [{name}] must be a table")
+        table_of(table, name, source=source)
     ep = dict(table.get("endpoint", {}))
     ep.setdefault("endpoint", "completions")
     if "api_base" not in ep or "model" not in ep:
@@ -120,13 +125,10 @@ def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str =
     endpoint = build(EndpointConfig, ep, source=source, section="endpoint")
     prompt = dict(table.get("prompt", {}))
     prompt.setdefault("endpoint", endpoint.endpoint)
+    # Lists become tuples inside build, which also refuses a string where a list belongs
+    # (tuple("sat") would have blacklisted the letters s, a and t).
     filters = dict(table.get("filters", {}))
-    for key in ("blacklist", "extra_blacklist"):
-        if key in filters:
-            filters[key] = tuple(filters[key])
     generation = dict(table.get("generation", {}))
-    if "stages" in generation:
-        generation["stages"] = tuple(generation["stages"])
     return GenerateConfig(
         out_dir=Path(out_dir),
         endpoint=endpoint,

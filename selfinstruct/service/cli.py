@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from selfinstruct.commands.common import INTERVAL, float_flag, int_flag
+from selfinstruct.config import MAX_SECONDS
 from selfinstruct.errors import ConfigError
 
 
@@ -14,13 +16,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the job table (service.sqlite3) and each job's run directory (jobs/<id>/) live")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1); anything but loopback needs --token-env")
-    parser.add_argument("--port", type=int, default=8700, help="TCP port (default 8700; 0 picks a free one)")
+    parser.add_argument("--port", type=int_flag(0, 65535), default=8700,
+                        help="TCP port (default 8700; 0 picks a free one)")
     parser.add_argument("--token-env", default=None, metavar="VAR",
                         help="environment variable holding the bearer token required on every route but /healthz")
-    parser.add_argument("--max-jobs", type=int, default=4, help="jobs running at once (default 4); others wait")
-    parser.add_argument("--grace", type=float, default=30.0,
+    parser.add_argument("--max-jobs", type=int_flag(1, 10_000), default=4,
+                        help="jobs running at once (default 4); others wait")
+    parser.add_argument("--grace", type=float_flag(0, MAX_SECONDS, lo_open=True), default=30.0,
                         help="seconds running jobs may drain on SIGTERM before they are stopped (default 30)")
-    parser.add_argument("--log-interval", type=float, default=10.0,
+    parser.add_argument("--log-interval", type=INTERVAL, default=10.0,
                         help="seconds between progress log lines per running job (default 10)")
     parser.add_argument("--log-format", choices=["json", "text"], default="json",
                         help="stderr log lines: JSON objects (default) or plain text")

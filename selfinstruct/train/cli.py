@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Callable
 
+from selfinstruct.commands.common import float_flag, int_flag
+from selfinstruct.config import INT64_MAX
 from selfinstruct.train.config import (
     DataSettings,
     LoraSettings,
@@ -21,16 +24,16 @@ from selfinstruct.train.config import (
 
 __all__ = ["add_arguments", "run", "OVERRIDES"]
 
-# flag -> (dotted config key, dataclass the help comes from, type)
-OVERRIDES: dict[str, tuple[str, type, type]] = {
+# flag -> (dotted config key, dataclass the help comes from, argparse type)
+OVERRIDES: dict[str, tuple[str, type, Callable[[str], object]]] = {
     "--model": ("model.name", ModelSettings, str),
     "--data": ("data.path", DataSettings, str),
     "--output-dir": ("training.output_dir", TrainingSettings, str),
-    "--max-steps": ("training.max_steps", TrainingSettings, int),
-    "--num-epochs": ("training.num_epochs", TrainingSettings, float),
-    "--learning-rate": ("training.learning_rate", TrainingSettings, float),
-    "--lora-r": ("lora.r", LoraSettings, int),
-    "--max-length": ("training.max_length", TrainingSettings, int),
+    "--max-steps": ("training.max_steps", TrainingSettings, int_flag(1, INT64_MAX, also=(-1,))),
+    "--num-epochs": ("training.num_epochs", TrainingSettings, float_flag(0, 1e6, lo_open=True)),
+    "--learning-rate": ("training.learning_rate", TrainingSettings, float_flag(0, 10, lo_open=True)),
+    "--lora-r": ("lora.r", LoraSettings, int_flag(1, 65_536)),
+    "--max-length": ("training.max_length", TrainingSettings, int_flag(1, 10_000_000)),
 }
 
 

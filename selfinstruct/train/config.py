@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selfinstruct.config import MAX_SEED, check_range, check_value
 from selfinstruct.errors import ConfigError
 
 __all__ = [
@@ -79,6 +81,7 @@ class DataSettings:
             raise ConfigError(f"data.eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.eval_max_rows < 0 or self.max_rows < 0:
             raise ConfigError("data.eval_max_rows and data.max_rows must be >= 0")
+        check_range("data.seed", self.seed, lo=0, hi=MAX_SEED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,6 +139,9 @@ class TrainingSettings:
             raise ConfigError(f"training.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.learning_rate <= 0:
             raise ConfigError(f"training.learning_rate must be > 0, got {self.learning_rate}")
+        # transformers seeds numpy too, whose seeds stop at 2**32 - 1.
+        check_range("training.seed", self.seed, lo=0, hi=MAX_SEED)
+        check_range("training.eval_steps", self.eval_steps, lo=0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,28 +170,22 @@ def _build_section(cls: type, values: dict[str, Any], source: str, section: str)
             raise ConfigError(
                 f"{source}: unknown key {section}.{key!r} (known keys in [{section}]: {', '.join(sorted(known))})"
             )
-    for key, value in values.items():
-        default = known[key].default
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if ok:
-                values[key] = value = float(value)
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif key == "target_modules":
-            ok = isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            raise ConfigError(f"{source}: {section}.{key} has the wrong type: {value!r} ({type(value).__name__})")
+    hints = typing.get_type_hints(cls)
+    # One rule for every config (selfinstruct.config.check_value): no coercion, finite floats only.
+    values = {key: _checked(value, hints[key], source, f"{section}.{key}") for key, value in values.items()}
     try:
         return cls(**values)
     except TypeError as exc:  # pragma: no cover - unknown keys are caught above
         raise ConfigError(f"{source}: [{section}]: {exc}") from exc
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
+
+
+def _checked(value: Any, hint: Any, source: str, name: str) -> Any:
+    try:
+        return check_value(value, hint, name=name)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_train_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
