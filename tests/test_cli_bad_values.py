@@ -166,6 +166,15 @@ BAD_TOML = {
         ("[lora]\nr = true\n", ["lora.r", "True"]),
         ('[lora]\ndropout = "low"\n', ["lora.dropout", "'low'"]),
     ],
+    "serve": [
+        ('[backends.x]\napi_base = "http://127.0.0.1:9/v1"\nrpm = nan\n', ["backends.x.rpm", "nan"]),
+        ('[backends.x]\napi_base = "http://127.0.0.1:9/v1"\nmax_concurrency = 2.5\n',
+         ["backends.x.max_concurrency", "2.5"]),
+        ('[backends.x]\napi_base = "http://127.0.0.1:9/v1"\nmodels = "m"\n', ["backends.x.models", "'m'"]),
+        ("max_body_bytes = true\n", ["max_body_bytes", "True"]),
+        (f"max_body_bytes = {THIRTY_DIGITS}\n", ["max_body_bytes", THIRTY_DIGITS]),
+        ('allowed_origins = "x"\n', ["allowed_origins", "'x'"]),
+    ],
 }
 for _name in GENERATE_LIKE[1:]:  # the step commands choose their own stage, so `stages` is theirs, not the file's
     BAD_TOML[_name] = [case for case in BAD_TOML["generate"] if "stages" not in case[0]]

@@ -75,7 +75,7 @@ class ServiceConfig:
 
 def _strings(value: Any, key: str, source: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{source}: {key} must be a list of non-empty strings")
+        raise ConfigError(f"{source}: {key} must be a list of non-empty strings, got {value!r}")
     return tuple(value)
 
 
@@ -107,5 +107,9 @@ def load_service_file(path: Path) -> dict[str, Any]:
         if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2:
             raise ConfigError(f"{source}: allowed_origins entries are scheme://host[:port], got {origin!r}")
     if "max_body_bytes" in table:
-        out["max_body_bytes"] = table["max_body_bytes"]
+        value = table["max_body_bytes"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 2**40:
+            raise ConfigError(f"{source}: max_body_bytes must be a whole number of bytes from 1024 to 2**40, "
+                              f"got {value!r}")
+        out["max_body_bytes"] = value
     return out
