@@ -23,6 +23,9 @@ class GenerationConfig:
         "help": "stop if this many instruction answers in a row add nothing to the pool"})
     drain_timeout: float = field(default=30.0, metadata={"help": "grace period after SIGINT/SIGTERM, seconds"})
     progress_interval: float = field(default=5.0, metadata={"help": "seconds between plain progress lines"})
+    export_interval: float = field(default=5.0, metadata={
+        "help": "seconds between live refreshes of the run directory's files while the run goes on "
+                "(0: write them only when the run stops)"})
     synchronous: str = field(default="NORMAL", metadata={"help": "SQLite synchronous: NORMAL or FULL"})
     stages: tuple[str, ...] = field(default=("generate", "classify", "instances"), metadata={
         "help": "which request stages run (the original's step commands run one each)"})
@@ -34,6 +37,8 @@ class GenerationConfig:
             raise ConfigError(f"num_instructions must be at least 1, got {self.num_instructions}")
         if self.stall_limit < 1:
             raise ConfigError("stall_limit must be at least 1")
+        if not (isinstance(self.export_interval, (int, float)) and 0 <= self.export_interval < float("inf")):
+            raise ConfigError(f"export_interval must be a number of seconds >= 0, got {self.export_interval!r}")
         bad = set(self.stages) - {"generate", "classify", "instances"}
         if bad:
             raise ConfigError(f"unknown stage(s) {sorted(bad)}")
@@ -75,6 +80,7 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     "seed": ("generation", "seed"),
     "stall_limit": ("generation", "stall_limit"),
     "drain_timeout": ("generation", "drain_timeout"),
+    "export_interval": ("generation", "export_interval"),
     "classification_only": ("prompt", "classification_only"),
     "num_prompt_instructions": ("prompt", "num_prompt_instructions"),
     "num_machine_instructions": ("prompt", "num_machine_instructions"),
