@@ -152,7 +152,7 @@ class LiveExport:
     seconds, and at once when ``stop`` is set (pause, signal).
 
     ``lock`` serialises every export of the run directory (the temp file names
-    are per process), so the final export takes it too. A refresh is skipped
+    are per process); ``final`` writes the end-of-run export under it too. A refresh is skipped
     when no record was committed since the last one; only stats.json is then
     rewritten. After a slow refresh the next waits longer, so exporting a huge
     run never takes more than about a fifth of the time (measured: a refresh of
@@ -211,6 +211,18 @@ class LiveExport:
                 log.warning("live export failed: %s", exc)
                 elapsed = self.interval
             wait = max(self.interval, 4 * elapsed)
+
+    async def final(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """The export at the end of a run (every record committed): in a thread, so a big run's export does
+        not stall other jobs sharing the event loop; returns the summary."""
+        return await asyncio.to_thread(self._export_locked, stats)
+
+    def _export_locked(self, stats: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            rows, _ = _read_snapshot(self.db_path)
+            assert rows is not None  # no unless_seq: always read
+            return write_run_files(rows, self.out_dir, seeds=self.seeds, prepare=self.prepare, seed=self.seed,
+                                   stats=stats)
 
     async def refresh(self) -> float:
         """One refresh in a worker thread; returns its duration in seconds."""

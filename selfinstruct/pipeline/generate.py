@@ -37,7 +37,7 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
     from selfinstruct.dedup import DedupConfig, NearDuplicateFilter
     from selfinstruct.engine import CheckpointStore, Engine, EngineStats, Reporter, Throttle
     from selfinstruct.engine.shutdown import Shutdown
-    from selfinstruct.pipeline.export import LiveExport, export_run
+    from selfinstruct.pipeline.export import LiveExport
     from selfinstruct.pipeline.runner import SelfInstructPipeline
     from selfinstruct.stages.filters import InstructionFilter, InstructionFilterConfig
     from selfinstruct.stages.instructions import InstructionPromptBuilder, InstructionPromptConfig
@@ -100,9 +100,7 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
             if failure is None:
                 # Wait for every queued record before reading them back for export.
                 await asyncio.shield(store.submit(lambda conn: None))
-                with live_export.lock:  # held only if a cancelled close left a live refresh still writing
-                    export = export_run(store, config.out_dir, seeds=seeds, prepare=prepare, seed=gen.seed,
-                                        stats=snapshot)
+                export = await live_export.final(snapshot)
             await store.close()
     if store.failure is not None:
         raise store.failure
