@@ -154,10 +154,10 @@ class LiveExport:
     ``lock`` serialises every export of the run directory (the temp file names
     are per process); ``final`` writes the end-of-run export under it too. A refresh is skipped
     when no record was committed since the last one; only stats.json is then
-    rewritten. After a slow refresh the next waits longer, so exporting a huge
-    run never takes more than about a fifth of the time (measured: a refresh of
-    50,000 instructions with instances takes ~10 s of a thread, during which the
-    event loop's longest stall was 0.4 s; one of 10,000 takes ~2 s, 0.12 s stall).
+    rewritten. After a slow refresh the next waits longer (4x its duration), so
+    exporting a huge run takes at most about a fifth of the time. Measured in
+    benchmarks/results/export.md: 10,000 instructions refresh in ~3 s of a
+    thread, the event loop stalling at most ~0.2 s (GIL hand-offs).
     """
 
     def __init__(self, db_path: Path, out_dir: Path, *, interval: float, stop: asyncio.Event,
