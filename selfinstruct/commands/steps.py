@@ -46,9 +46,9 @@ def add_instances_arguments(parser: argparse.ArgumentParser) -> None:
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser, requests=False)
     parser.add_argument("--include-seed-tasks", action="store_true", default=None,
-                        help="add the seed tasks to the training files (overrides export.include_seed_tasks)")
+                        help="add the seed tasks to the training files (config: [export] include_seed_tasks)")
     parser.add_argument("--max-instances-per-task", type=COUNT, default=None,
-                        help="instances kept per task (default 5; overrides export.max_instances_per_task)")
+                        help="instances kept per task (default 5; config: [export] max_instances_per_task)")
 
 
 def _run_stage(args: argparse.Namespace, stage: str) -> int:
@@ -60,8 +60,17 @@ def _run_stage(args: argparse.Namespace, stage: str) -> int:
     api_key = read_api_key(config.endpoint.api_key_env, config.endpoint.api_base)
     result = run_generate(config, api_key=api_key)
     report(result, args.out)
-    # A single step is done when its own stage is done; the other stages' gaps are expected.
-    return 0 if result.exit_code == 3 and not result.stalled and stage != "generate" else result.exit_code
+    return step_exit_code(result, stage)
+
+
+def step_exit_code(result, stage: str) -> int:
+    """A single step is done when its own stage is done: the other stages' gaps are expected (exit 0), but
+    a request of its own that used up its attempts is not (exit 3, like generate; a rerun retries it)."""
+    from selfinstruct.errors import EXIT_OK, EXIT_SOME_FAILED
+
+    if stage == "generate" or result.exit_code != EXIT_SOME_FAILED or result.stalled:
+        return result.exit_code
+    return EXIT_SOME_FAILED if result.stats.get("failed", 0) else EXIT_OK
 
 
 def run_bootstrap(args: argparse.Namespace) -> int:
@@ -76,23 +85,33 @@ def run_instances(args: argparse.Namespace) -> int:
     return _run_stage(args, "instances")
 
 
+def prepare_settings(args: argparse.Namespace):
+    """(PrepareConfig, seed, seed_tasks) from ``--config`` ([export], [generation]) with the flags winning."""
+    from selfinstruct.config import build, check_keys, load_toml, merge, table_of
+    from selfinstruct.pipeline.config import TOP_LEVEL_TABLES, GenerationConfig
+    from selfinstruct.stages.prepare import PrepareConfig
+
+    source = str(args.config) if args.config else "<flags>"
+    table = load_toml(args.config)
+    check_keys(table, set(TOP_LEVEL_TABLES) | {"out"}, source=source)
+    export = merge(table_of(table, "export", source=source), {"include_seed_tasks": args.include_seed_tasks,
+                                             "max_instances_per_task": args.max_instances_per_task})
+    generation = merge(table_of(table, "generation", source=source), {"seed": args.seed, "seed_tasks": args.seed_tasks})
+    gen = build(GenerationConfig, generation, source=source, section="generation")
+    return build(PrepareConfig, export, source=source, section="export"), gen.seed, gen.seed_tasks
+
+
 def run_prepare(args: argparse.Namespace) -> int:
     import random
 
-    from selfinstruct.config import build, load_toml, merge, table_of
     from selfinstruct.errors import InputError
     from selfinstruct.io import iter_jsonl
     from selfinstruct.pipeline.export import write_finetuning
     from selfinstruct.stages.base import Instance
-    from selfinstruct.stages.prepare import PrepareConfig, prepare_finetuning
+    from selfinstruct.stages.prepare import prepare_finetuning
     from selfinstruct.stages.seeds import default_seed_path, load_seed_tasks
 
-    # Only [export] matters here, and it is checked before any file is read.
-    source = str(args.config) if args.config else "<flags>"
-    table = load_toml(args.config)
-    flags = {"max_instances_per_task": args.max_instances_per_task, "include_seed_tasks": args.include_seed_tasks}
-    config = build(PrepareConfig, merge(table_of(table, "export", source=source), flags), source=source,
-                   section="export")
+    config, seed, seed_tasks = prepare_settings(args)
     path = args.out / "machine_generated_instances.jsonl"
     if not path.exists():
         raise InputError("not found: run `selfinstruct instances` (or `generate`) first", path=str(path))
@@ -102,9 +121,8 @@ def run_prepare(args: argparse.Namespace) -> int:
             raise InputError('expected "instruction" and an "instances" list', path=str(path), line=line)
         tasks.append((obj["instruction"], [Instance(str(i.get("input", "")), str(i.get("output", "")))
                                            for i in obj["instances"]]))
-    seeds = load_seed_tasks(args.seed_tasks or default_seed_path())
-    exports = prepare_finetuning([t for t in tasks if t[1]], rng=random.Random(args.seed or 42),
-                                 config=config, seeds=seeds)
+    seeds = load_seed_tasks(seed_tasks or default_seed_path())
+    exports = prepare_finetuning([t for t in tasks if t[1]], rng=random.Random(seed), config=config, seeds=seeds)
     ft = args.out / "finetuning"
     write_finetuning(ft, exports)
     print(f"prepare: {len(exports.all_generated)} generated rows, {len(exports.gpt3)} training rows -> {ft}",

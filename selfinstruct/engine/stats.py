@@ -11,10 +11,11 @@ import asyncio
 import collections
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-__all__ = ["EngineStats", "PriceTable", "DEFAULT_PRICES", "Reporter"]
+__all__ = ["EngineStats", "PriceTable", "DEFAULT_PRICES", "Reporter", "ProgressEta", "ProgressFn"]
 
 # USD per 1M tokens (input, output). Estimates only; override in the config's [prices] table.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -138,17 +139,62 @@ class EngineStats:
         return " | ".join(parts)
 
 
+# A pipeline's own count of what the user asked for: (label, done, total or None).
+ProgressFn = Callable[[], tuple[str, int, "int | None"]]
+
+
+class ProgressEta:
+    """ETA of a progress count from its recent rate (the last ``window`` seconds); restarts when the label changes.
+
+    The rate is measured, not assumed: a resumed run's count starts high and only
+    what moves while this process watches counts towards the rate.
+    """
+
+    def __init__(self, *, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.window = window
+        self.clock = clock
+        self._label: str | None = None
+        self._samples: collections.deque[tuple[float, int]] = collections.deque()
+
+    def update(self, label: str, done: int, total: int | None) -> float | None:
+        """Record a sample; the seconds left at the recent rate, or None while unknown."""
+        now = self.clock()
+        if label != self._label:
+            self._label = label
+            self._samples.clear()
+        self._samples.append((now, done))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self.window:
+            self._samples.popleft()
+        if total is None:
+            return None
+        if done >= total:
+            return 0.0
+        t0, d0 = self._samples[0]
+        if now - t0 <= 0 or done <= d0:
+            return None
+        return (total - done) / ((done - d0) / (now - t0))
+
+
 class Reporter:
-    """Shows progress while a run goes: rich on a TTY, plain lines every ``interval`` seconds otherwise."""
+    """Shows progress while a run goes: rich on a TTY, plain lines every ``interval`` seconds otherwise.
+
+    Without ``progress`` the count is requests (what ``complete`` is asked for).
+    A pipeline passes ``progress`` to count what its user asked for instead
+    (e.g. accepted instructions of the target, then instances); request counts
+    then follow as details. The engine never learns what the label means.
+    """
 
     def __init__(self, stats: EngineStats, *, prices: PriceTable | None = None, stream: TextIO | None = None,
-                 interval: float = 5.0, live: bool | None = None, label: str = "selfinstruct"):
+                 interval: float = 5.0, live: bool | None = None, label: str = "selfinstruct",
+                 progress: ProgressFn | None = None, clock: Callable[[], float] = time.monotonic):
         self.stats = stats
         self.prices = prices
         self.stream = stream or sys.stderr
         self.interval = interval
         self.live = self.stream.isatty() if live is None else live
         self.label = label
+        self.progress = progress
+        self.eta = ProgressEta(clock=clock)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -163,10 +209,38 @@ class Reporter:
                 pass
             self._task = None
 
+    def counts(self) -> tuple[str, int, int | None, float | None]:
+        """(label, done, total, eta seconds) of what the progress counts."""
+        if self.progress is None:
+            s = self.stats
+            return "requests", s.done + s.failed, s.total, s.snapshot()["eta_s"]
+        label, done, total = self.progress()
+        return label, done, total, self.eta.update(label, done, total)
+
+    def line(self) -> str:
+        """One plain progress line."""
+        if self.progress is None:
+            return f"{self.label}: {self.stats.summary_line(self.prices)}"
+        label, done, total, eta = self.counts()
+        head = f"{label} {done}/{total if total is not None else '?'}"
+        if eta is not None:
+            head += f" eta {eta:.0f}s"
+        return f"{self.label}: {head} | {self._details(requests=True)}"
+
+    def _details(self, *, requests: bool) -> str:
+        s = self.stats
+        snap = s.snapshot(self.prices)
+        parts = [f"requests {s.done} done {s.failed} failed"] if requests else []
+        parts += [f"{snap['requests_per_s']} req/s", f"{snap['tokens_per_s']} tok/s", f"429s {s.rate_limited}",
+                  f"retries {s.retries}", f"window {s.window}"]
+        if snap["cost_usd_estimate"] is not None:
+            parts.append(f"~${snap['cost_usd_estimate']:.4f}")
+        return " | ".join(parts)
+
     async def _run_plain(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            print(f"{self.label}: {self.stats.summary_line(self.prices)}", file=self.stream, flush=True)
+            print(self.line(), file=self.stream, flush=True)
 
     async def _run_live(self) -> None:
         from rich.console import Console
@@ -178,13 +252,10 @@ class Reporter:
                       transient=False, refresh_per_second=4) as progress:
             task = progress.add_task(self.label, total=self.stats.total, info="")
             while True:
-                s = self.stats
-                snap = s.snapshot(self.prices)
-                info = (f"{snap['requests_per_s']} req/s {snap['tokens_per_s']} tok/s "
-                        f"429s {s.rate_limited} retries {s.retries} window {s.window}")
-                if snap["eta_s"] is not None:
-                    info += f" eta {snap['eta_s']:.0f}s"
-                if snap["cost_usd_estimate"] is not None:
-                    info += f" ~${snap['cost_usd_estimate']:.4f}"
-                progress.update(task, completed=s.done + s.failed, total=s.total, info=info)
+                label, done, total, eta = self.counts()
+                info = self._details(requests=self.progress is not None)
+                if eta is not None:
+                    info = f"eta {eta:.0f}s | {info}"
+                description = self.label if self.progress is None else f"{self.label}: {label}"
+                progress.update(task, description=description, completed=done, total=total, info=info)
                 await asyncio.sleep(0.25)

@@ -23,6 +23,9 @@ class GenerationConfig:
         "help": "stop if this many instruction answers in a row add nothing to the pool"})
     drain_timeout: float = field(default=30.0, metadata={"help": "grace period after SIGINT/SIGTERM, seconds"})
     progress_interval: float = field(default=5.0, metadata={"help": "seconds between plain progress lines"})
+    export_interval: float = field(default=5.0, metadata={
+        "help": "seconds between live refreshes of the run directory's files while the run goes on "
+                "(0: write them only when the run stops)"})
     synchronous: str = field(default="NORMAL", metadata={"help": "SQLite synchronous: NORMAL or FULL"})
     stages: tuple[str, ...] = field(default=("generate", "classify", "instances"), metadata={
         "help": "which request stages run (the original's step commands run one each)"})
@@ -38,6 +41,7 @@ class GenerationConfig:
         check_range("generation.max_instances_per_prompt", self.max_instances_per_prompt, lo=1, hi=1000)
         check_range("generation.drain_timeout", self.drain_timeout, lo=0, hi=MAX_SECONDS)
         check_range("generation.progress_interval", self.progress_interval, lo=0, hi=MAX_INTERVAL, lo_open=True)
+        check_range("generation.export_interval", self.export_interval, lo=0, hi=MAX_INTERVAL)
         if self.synchronous.upper() not in ("OFF", "NORMAL", "FULL"):
             raise ConfigError(f"generation.synchronous must be NORMAL or FULL, got {self.synchronous!r}")
         bad = set(self.stages) - {"generate", "classify", "instances"}
@@ -81,6 +85,7 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     "seed": ("generation", "seed"),
     "stall_limit": ("generation", "stall_limit"),
     "drain_timeout": ("generation", "drain_timeout"),
+    "export_interval": ("generation", "export_interval"),
     "classification_only": ("prompt", "classification_only"),
     "num_prompt_instructions": ("prompt", "num_prompt_instructions"),
     "num_machine_instructions": ("prompt", "num_machine_instructions"),

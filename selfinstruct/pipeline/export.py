@@ -1,22 +1,39 @@
 """Write a run directory from the store: the original's file names and fields, each file replaced atomically.
 
-The store is the truth; these files are views of it, rewritten whole at the end
-of a run (and on interruption), so they are always consistent with each other
-and never hold a duplicate or a torn line.
+The store is the truth; these files are views of it. They are rewritten whole
+(temp file + fsync + rename, so a reader sees the old file or the new one, never
+a torn line) at the end of a run, and while it goes on by ``LiveExport``: every
+``export_interval`` seconds and as soon as a stop (pause, signal) is asked for.
+
+A live refresh runs in a worker thread with its own read-only SQLite connection,
+reading every table inside one read transaction: WAL gives it a consistent
+snapshot of what was committed, and the event loop keeps serving requests while
+a large run's files are parsed, shuffled and written.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from selfinstruct.engine.store import CheckpointStore
+import orjson
+
+from selfinstruct.errors import SelfInstructError, StorageError
 from selfinstruct.io import write_json_atomic, write_jsonl_atomic
 from selfinstruct.stages.base import Instance
 from selfinstruct.stages.prepare import ALPACA_FILENAME, PrepareConfig, prepare_finetuning
 
-__all__ = ["export_run", "write_finetuning", "RUN_FILES"]
+__all__ = ["export_run", "write_finetuning", "LiveExport", "RunRows", "RUN_FILES"]
+
+log = logging.getLogger(__name__)
 
 RUN_FILES = {
     "instructions": "machine_generated_instructions.jsonl",
@@ -26,6 +43,27 @@ RUN_FILES = {
     "stats": "stats.json",
     "finetuning": "finetuning",
 }
+
+_KINDS = ("instruction", "clf", "instances", "reject")
+
+
+@dataclass
+class RunRows:
+    """The pipeline's records, by kind, in commit order."""
+
+    instructions: list[dict[str, Any]]
+    labels: dict[str, dict[str, Any]]
+    instances: dict[str, dict[str, Any]]
+    rejects: list[dict[str, Any]]
+
+    @classmethod
+    def from_records(cls, records: Callable[[str], list[tuple[str, Any]]]) -> "RunRows":
+        return cls(
+            instructions=[data for _, data in records("instruction")],
+            labels={data["instruction"]: data for _, data in records("clf")},
+            instances={data["instruction"]: data for _, data in records("instances")},
+            rejects=[data for _, data in records("reject")],
+        )
 
 
 def write_finetuning(ft_dir: Path, exports: Any) -> None:
@@ -38,16 +76,13 @@ def write_finetuning(ft_dir: Path, exports: Any) -> None:
             write_jsonl_atomic(ft_dir / name, rows)
     for old in ft_dir.glob("gpt3_finetuning_data_*.jsonl"):
         if old.name != exports.gpt3_filename:
-            old.unlink()
+            old.unlink(missing_ok=True)
 
 
-def export_run(store: CheckpointStore, out_dir: Path, *, seeds: list[Any], prepare: PrepareConfig, seed: int,
-               stats: dict[str, Any]) -> dict[str, Any]:
-    """Rewrite every run file from the store; return a summary of what was written."""
-    instructions = [data for _, data in store.records("instruction")]
-    labels = {data["instruction"]: data for _, data in store.records("clf")}
-    instances = {data["instruction"]: data for _, data in store.records("instances")}
-
+def write_run_files(rows: RunRows, out_dir: Path, *, seeds: list[Any], prepare: PrepareConfig, seed: int,
+                    stats: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite every run file from ``rows``; stats.json last, so its summary never names rows not yet written."""
+    instructions, labels, instances = rows.instructions, rows.labels, rows.instances
     write_jsonl_atomic(out_dir / RUN_FILES["instructions"], (
         {"instruction": d["instruction"], "most_similar": d["most_similar"],
          "avg_similarity_score": d["avg_similarity_score"],
@@ -61,7 +96,7 @@ def export_run(store: CheckpointStore, out_dir: Path, *, seeds: list[Any], prepa
         {"instruction": r["instruction"], "is_classification": r["is_classification"],
          "raw_instances": r["raw_instances"], "instance_metadata": r["instance_metadata"],
          "instances": r["instances"]} for r in ordered))
-    write_jsonl_atomic(out_dir / RUN_FILES["rejects"], (data for _, data in store.records("reject")))
+    write_jsonl_atomic(out_dir / RUN_FILES["rejects"], rows.rejects)
 
     tasks = [(r["instruction"], [Instance(i["input"], i["output"]) for i in r["instances"]])
              for r in ordered if r["instances"]]
@@ -77,3 +112,133 @@ def export_run(store: CheckpointStore, out_dir: Path, *, seeds: list[Any], prepa
     }
     write_json_atomic(out_dir / RUN_FILES["stats"], {**stats, "export": summary})
     return summary
+
+
+def export_run(store: Any, out_dir: Path, *, seeds: list[Any], prepare: PrepareConfig, seed: int,
+               stats: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite every run file from an open ``CheckpointStore``; return a summary of what was written."""
+    return write_run_files(RunRows.from_records(store.records), out_dir, seeds=seeds, prepare=prepare, seed=seed,
+                           stats=stats)
+
+
+def _read_snapshot(db_path: Path, *, unless_seq: int | None = None) -> tuple[RunRows | None, int]:
+    """Every record kind from one read transaction on a private read-only connection, and the newest record seq.
+
+    With ``unless_seq`` equal to the newest seq (no record committed since), the rows are not read: None.
+    """
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, isolation_level=None, timeout=30)
+    except sqlite3.Error as exc:
+        raise StorageError(f"{db_path}: {exc}") from exc
+    try:
+        conn.execute("BEGIN")  # one snapshot for all kinds: the files agree with each other
+        newest = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
+        by_kind: dict[str, list[tuple[str, Any]]] | None = None
+        if newest != unless_seq:
+            by_kind = {}
+            for kind in _KINDS:
+                rows = conn.execute("SELECT key, data FROM records WHERE kind=? ORDER BY seq", (kind,)).fetchall()
+                by_kind[kind] = [(k, orjson.loads(d)) for k, d in rows]
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise StorageError(f"{db_path}: {exc}") from exc
+    finally:
+        conn.close()
+    return (RunRows.from_records(by_kind.__getitem__) if by_kind is not None else None), newest
+
+
+class LiveExport:
+    """Refresh the run directory while a run goes on: a second after the start, then every ``interval``
+    seconds, and at once when ``stop`` is set (pause, signal).
+
+    ``lock`` serialises every export of the run directory (the temp file names
+    are per process); ``final`` writes the end-of-run export under it too. A refresh is skipped
+    when no record was committed since the last one; only stats.json is then
+    rewritten. After a slow refresh the next waits longer (4x its duration), so
+    exporting a huge run takes at most about a fifth of the time. Measured in
+    benchmarks/results/export.md: 10,000 instructions refresh in ~3 s of a
+    thread, the event loop stalling at most ~0.2 s (GIL hand-offs).
+    """
+
+    def __init__(self, db_path: Path, out_dir: Path, *, interval: float, stop: asyncio.Event,
+                 snapshot: Callable[[], dict[str, Any]], seeds: list[Any], prepare: PrepareConfig, seed: int):
+        self.db_path = db_path
+        self.out_dir = out_dir
+        self.interval = interval
+        self.stop = stop
+        self.snapshot = snapshot
+        self.seeds = seeds
+        self.prepare = prepare
+        self.seed = seed
+        self.lock = threading.Lock()
+        self.refreshes = 0
+        self.last_seconds = 0.0
+        self._exported_seq: int | None = None
+        self._summary: dict[str, Any] = {}
+        self._closing = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.interval > 0:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="live-export")
+
+    async def close(self) -> None:
+        """Stop refreshing; returns once a refresh in progress has finished writing."""
+        self._closing.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            await asyncio.wait({task})
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("live export stopped: %s", task.exception())
+
+    async def _run(self) -> None:
+        stop_seen = False
+        wait = min(self.interval, 1.0)  # a first look soon after the start, then every interval
+        while not self._closing.is_set():
+            waits = {asyncio.ensure_future(self._closing.wait())}
+            if not stop_seen:
+                waits.add(asyncio.ensure_future(self.stop.wait()))
+            _, pending = await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            for fut in pending:
+                fut.cancel()
+            if self._closing.is_set():
+                return
+            stop_seen = stop_seen or self.stop.is_set()
+            try:
+                elapsed = await self.refresh()
+            except (SelfInstructError, OSError) as exc:
+                # A failed refresh loses nothing (the store is the truth); the final export reports for real.
+                log.warning("live export failed: %s", exc)
+                elapsed = self.interval
+            wait = max(self.interval, 4 * elapsed)
+
+    async def final(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """The export at the end of a run (every record committed): in a thread, so a big run's export does
+        not stall other jobs sharing the event loop; returns the summary."""
+        return await asyncio.to_thread(self._export_locked, stats)
+
+    def _export_locked(self, stats: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            rows, _ = _read_snapshot(self.db_path)
+            assert rows is not None  # no unless_seq: always read
+            return write_run_files(rows, self.out_dir, seeds=self.seeds, prepare=self.prepare, seed=self.seed,
+                                   stats=stats)
+
+    async def refresh(self) -> float:
+        """One refresh in a worker thread; returns its duration in seconds."""
+        stats = self.snapshot()   # on the loop: the counters are only consistent here
+        t0 = time.perf_counter()
+        await asyncio.shield(asyncio.to_thread(self._refresh_locked, stats))
+        self.last_seconds = time.perf_counter() - t0
+        return self.last_seconds
+
+    def _refresh_locked(self, stats: dict[str, Any]) -> None:
+        with self.lock:
+            rows, newest = _read_snapshot(self.db_path, unless_seq=self._exported_seq if self._summary else None)
+            if rows is None:
+                write_json_atomic(self.out_dir / RUN_FILES["stats"], {**stats, "export": self._summary})
+                return
+            self._summary = write_run_files(rows, self.out_dir, seeds=self.seeds, prepare=self.prepare,
+                                            seed=self.seed, stats=stats)
+            self._exported_seq = newest
+            self.refreshes += 1

@@ -3,6 +3,8 @@
 ``generate_async`` takes an optional shared ``Throttle`` (the service passes one
 per endpoint and key, so concurrent jobs share limits) and an optional
 ``Shutdown`` (the service stops jobs itself; the CLI installs signal handlers).
+The run directory's files are refreshed while the run goes on (``LiveExport``,
+every ``export_interval`` seconds and on a stop) and written once more at the end.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
     from selfinstruct.dedup import DedupConfig, NearDuplicateFilter
     from selfinstruct.engine import CheckpointStore, Engine, EngineStats, Reporter, Throttle
     from selfinstruct.engine.shutdown import Shutdown
-    from selfinstruct.pipeline.export import export_run
+    from selfinstruct.pipeline.export import LiveExport
     from selfinstruct.pipeline.runner import SelfInstructPipeline
     from selfinstruct.stages.filters import InstructionFilter, InstructionFilterConfig
     from selfinstruct.stages.instructions import InstructionPromptBuilder, InstructionPromptConfig
@@ -65,7 +67,12 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
         seed=gen.seed, stall_limit=gen.stall_limit, max_tasks=max(8, 2 * config.limits.max_concurrency))
     own_shutdown = shutdown is None
     shutdown = shutdown or Shutdown()
-    reporter = Reporter(stats, prices=config.prices, interval=gen.progress_interval, label="generate")
+    reporter = Reporter(stats, prices=config.prices, interval=gen.progress_interval, label="generate",
+                        progress=pipeline.progress)
+    prepare = config.export or PrepareConfig()
+    live_export = LiveExport(config.state_path, config.out_dir, interval=gen.export_interval, stop=shutdown.stop,
+                             snapshot=lambda: stats.snapshot(config.prices), seeds=seeds, prepare=prepare,
+                             seed=gen.seed)
     outcome = None
     try:
         if gen.import_run_files:
@@ -77,9 +84,11 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
         if on_start is not None:
             on_start(pipeline)
         reporter.start()
+        live_export.start()
         outcome = await pipeline.run(shutdown, gen.drain_timeout)
     finally:
         await reporter.stop()
+        await live_export.close()  # returns once a refresh in progress has written its files
         if own_shutdown:
             shutdown.uninstall()
         try:
@@ -91,8 +100,7 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
             if failure is None:
                 # Wait for every queued record before reading them back for export.
                 await asyncio.shield(store.submit(lambda conn: None))
-                export = export_run(store, config.out_dir, seeds=seeds, prepare=config.export or PrepareConfig(),
-                                    seed=gen.seed, stats=snapshot)
+                export = await live_export.final(snapshot)
             await store.close()
     if store.failure is not None:
         raise store.failure

@@ -362,6 +362,18 @@ class SelfInstructPipeline:
         self._update_stats()
         return True
 
+    # ------------------------------------------------------------------ progress
+    def progress(self) -> tuple[str, int, int | None]:
+        """What the user asked for, for the progress display: accepted instructions of the target, then
+        the next stage's count over the accepted pool (instances, or labels when instances do not run)."""
+        if "generate" in self.stages and len(self.pool) < self.target and self.stalled_answers < self.stall_limit:
+            return "instructions", len(self.pool), self.target
+        if "instances" in self.stages:
+            return "instances", len(self.has_instances), len(self.pool)
+        if "classify" in self.stages or self.classification_only:
+            return "classified", len(self.labels), len(self.pool)
+        return "instructions", len(self.pool), self.target
+
     # ------------------------------------------------------------------ helpers
     async def _call_or_record_failure(self, req: Request, stage: str, instruction: str) -> Response | None:
         """The answer, or None after recording a request that used up its attempts (retried on the next run)."""

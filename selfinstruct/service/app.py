@@ -154,8 +154,8 @@ async def job_output(request: web.Request) -> web.StreamResponse:
     except BadFileName as exc:
         return _error(400, str(exc))
     if not path.is_file():
-        return _error(404, f"no file {name!r} in the job's run directory (files are written when a run ends "
-                           f"or is paused)")
+        return _error(404, f"no file {name!r} in the job's run directory (yet: a running job's files are "
+                           f"refreshed every export_interval seconds, 5 by default)")
     return web.FileResponse(path, headers={"Content-Disposition": f'attachment; filename="{path.name}"'})
 
 

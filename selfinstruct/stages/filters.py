@@ -6,7 +6,9 @@ Reason codes, checked in this order (the first that applies wins):
     too_short                word count <= 3  (config: min_words=4)
     too_long                 word count > 150 (config: max_words=150)
     blacklist:<word>         contains a blacklisted word or phrase (word boundary, any case)
-    write_a_program          starts with "Write a program" (any case)
+    write_a_program          starts with "Write a program": the original's ``startswith`` exactly
+                             (config ``write_a_program_rule = "word_boundary"``: any case, any
+                             whitespace between the words, "program" as a whole word)
     starts_with_punctuation  first character is ASCII punctuation
     starts_with_non_ascii    first character is not ASCII
 
@@ -26,6 +28,7 @@ __all__ = [
     "DEFAULT_BLACKLIST",
     "ALPACA_EXTRA_BLACKLIST",
     "INSTRUCTION_REJECT_REASONS",
+    "WRITE_A_PROGRAM_RULES",
     "InstructionFilterConfig",
     "InstructionFilter",
 ]
@@ -37,6 +40,8 @@ DEFAULT_BLACKLIST: tuple[str, ...] = (
 )
 # Stanford Alpaca added these to the same idea.
 ALPACA_EXTRA_BLACKLIST: tuple[str, ...] = ("video", "audio", "music", "flowchart", "diagram")
+
+WRITE_A_PROGRAM_RULES = ("original", "word_boundary")
 
 INSTRUCTION_REJECT_REASONS = (
     "empty", "too_short", "too_long", "blacklist:<word>", "write_a_program",
@@ -57,11 +62,18 @@ class InstructionFilterConfig:
                                     metadata={"help": "also reject video, audio, music, flowchart, diagram"})
     reject_write_a_program: bool = field(default=True,
                                          metadata={"help": "reject instructions starting 'Write a program'"})
+    write_a_program_rule: str = field(default="original", metadata={
+        "help": "how 'Write a program' is matched: 'original' (the original's "
+                "startswith(\"Write a program\"): case-sensitive, also 'Write a programme') or 'word_boundary' "
+                "(any case and spacing, 'program' as a whole word)"})
 
     def __post_init__(self) -> None:
         if self.min_words < 0 or self.max_words < self.min_words:
             raise ConfigError(f"instruction filter: need 0 <= min_words <= max_words, "
                               f"got min_words={self.min_words}, max_words={self.max_words}")
+        if self.write_a_program_rule not in WRITE_A_PROGRAM_RULES:
+            raise ConfigError(f"instruction filter: write_a_program_rule must be one of {WRITE_A_PROGRAM_RULES}, "
+                              f"got {self.write_a_program_rule!r}")
         for word in (*self.blacklist, *self.extra_blacklist):
             if not isinstance(word, str) or not word.strip():
                 raise ConfigError(f"instruction filter: blacklist entries must be non-empty strings, got {word!r}")
@@ -74,7 +86,13 @@ class InstructionFilterConfig:
         return tuple(dict.fromkeys(" ".join(w.lower().split()) for w in words))
 
 
-_WRITE_A_PROGRAM = re.compile(r"write\s+a\s+program\b", re.IGNORECASE)
+_WRITE_A_PROGRAM_WORDS = re.compile(r"write\s+a\s+program\b", re.IGNORECASE)
+
+
+def _starts_write_a_program(text: str, rule: str) -> bool:
+    if rule == "original":
+        return text.startswith("Write a program")
+    return _WRITE_A_PROGRAM_WORDS.match(text) is not None
 
 
 class InstructionFilter:
@@ -102,7 +120,7 @@ class InstructionFilter:
             hit = self._blacklist.search(text)
             if hit:
                 return FilterResult.reject("blacklist:" + " ".join(hit.group(0).lower().split()))
-        if self.config.reject_write_a_program and _WRITE_A_PROGRAM.match(text):
+        if self.config.reject_write_a_program and _starts_write_a_program(text, self.config.write_a_program_rule):
             return FilterResult.reject("write_a_program")
         if text[0] in string.punctuation:
             return FilterResult.reject("starts_with_punctuation")

@@ -79,7 +79,9 @@ def test_faults_and_a_hidden_rate_limit_lose_nothing(sim, tmp_path):
     for r in got:
         assert r["text"] == f"Echo: Say something about item {int(r['id'][4:])}"
     stats = server.stats()
-    assert sum(stats["faults"].values()) > 0 and stats["status"].get("429", 0) >= 0
+    assert sum(stats["faults"].values()) > 0
+    # The hidden limit was hit (the client was told twice the real rate) and every 429 was absorbed.
+    assert stats["status"].get("429", 0) > 0, stats["status"]
     calls_per_request = stats["requests"] / 300
     assert calls_per_request < 1.6, stats
 

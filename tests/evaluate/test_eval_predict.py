@@ -66,13 +66,19 @@ def test_predict_cli_writes_records(tiny_qwen, small_tasks, tmp_path, capsys):
 
 
 def test_sampling_is_seeded(tiny_qwen, small_tasks, tmp_path):
-    def run(seed: int) -> list[str]:
-        out = tmp_path / f"s{seed}.jsonl"
+    """--do-sample samples (not greedy), seeded: the same seed repeats its draws, another seed draws others."""
+    def run(*flags: str) -> list[str]:
+        out = tmp_path / f"p{len(list(tmp_path.glob('p*.jsonl')))}.jsonl"
         assert main(["predict", "--model", str(tiny_qwen), "--tasks", str(small_tasks), "--out", str(out),
-                     "--max-new-tokens", "8", "--do-sample", "--temperature", "1.5", "--seed", str(seed)]) == 0
+                     "--max-new-tokens", "8", *flags]) == 0
         return [r["response"] for r in read_jsonl(out)]
 
-    assert run(1) == run(1)
+    greedy = run("--seed", "1")
+    assert greedy == run("--seed", "2")          # without --do-sample the seed changes nothing
+    sampled = run("--do-sample", "--temperature", "1.5", "--seed", "1")
+    assert sampled == run("--do-sample", "--temperature", "1.5", "--seed", "1")
+    assert sampled != greedy
+    assert sampled != run("--do-sample", "--temperature", "1.5", "--seed", "2")
 
 
 def test_model_without_chat_template_uses_the_chatml_fallback(tiny_qwen_no_template):

@@ -35,9 +35,13 @@ DEFAULT = InstructionFilter()
     ("It is good to know your neighbours", None),             # "good to" is not "go to"
     ("Describe the plotline of the novel", None),
     ("List profile settings a user can change", None),
+    # The original's rule exactly: inst.startswith("Write a program").
     ("Write a program that sorts a list", "write_a_program"),
-    ("write a  program that sorts a list", "write_a_program"),
-    ("Write a programme review for the festival", None),
+    ("Write a programme review for the festival", "write_a_program"),
+    ("Write a programmer's job advert for a bank", "write_a_program"),
+    ("write a program that sorts a list", None),               # case-sensitive
+    ("Write a  program that sorts a list", None),              # the exact spacing
+    ("WRITE A PROGRAM that sorts a list", None),
     ("Explain how to write a program in Python", None),       # only at the start
     ('"Quote a famous line from Hamlet"', "starts_with_punctuation"),
     ("#hashtag ideas for a bakery launch", "starts_with_punctuation"),
@@ -49,6 +53,32 @@ def test_default_reasons(text, reason):
     got = DEFAULT.check(text)
     assert got == (FilterResult(True, None) if reason is None else FilterResult(False, reason))
     assert DEFAULT(text) == got
+
+
+@pytest.mark.parametrize("text, rejected", [
+    ("Write a program that sorts a list", True),
+    ("write a  program that sorts a list", True),
+    ("WRITE A\tPROGRAM that sorts a list", True),
+    ("Write a program, then explain it line by line", True),
+    ("Write a programme review for the festival", False),       # "program" as a whole word
+    ("Write a programmer's job advert for a bank", False),
+    ("Explain how to write a program in Python", False),
+])
+def test_word_boundary_rule_is_an_option(text, rejected):
+    flt = InstructionFilter(InstructionFilterConfig(write_a_program_rule="word_boundary"))
+    assert flt.check(text) == (FilterResult(False, "write_a_program") if rejected else FilterResult(True, None))
+
+
+def test_write_a_program_rule_from_toml_and_bad_values(tmp_path):
+    from selfinstruct.pipeline import build_generate_config
+
+    assert InstructionFilterConfig().write_a_program_rule == "original"
+    table = {"endpoint": {"api_base": "http://127.0.0.1:1/v1", "model": "m"},
+             "filters": {"write_a_program_rule": "word_boundary"}}
+    assert build_generate_config(table, out_dir=tmp_path).filters.write_a_program_rule == "word_boundary"
+    table["filters"]["write_a_program_rule"] = "fuzzy"
+    with pytest.raises(ConfigError, match="write_a_program_rule"):
+        build_generate_config(table, out_dir=tmp_path, source="gen.toml")
 
 
 def test_first_matching_reason_wins():

@@ -29,6 +29,30 @@ def _logits(model, tokenizer):
         return model(**ids).logits.float()
 
 
+def test_the_base_layers_are_nf4_linear4bit(qlora_run):
+    """QLoRA means the frozen base is bitsandbytes 4-bit: every projection LoRA wraps is a Linear4bit with nf4
+    weights (the summary's "quantization" label alone would not show it)."""
+    import bitsandbytes as bnb
+    import torch
+
+    model = qlora_run.model
+    n_layers = model.config.num_hidden_layers
+    quantized = {name.removesuffix(".base_layer"): module for name, module in model.named_modules()
+                 if isinstance(module, bnb.nn.Linear4bit)}
+    projections = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert {name.rsplit(".", 1)[-1] for name in quantized} == projections
+    assert len(quantized) == len(projections) * n_layers
+    for name, module in quantized.items():
+        assert module.weight.quant_state.quant_type == "nf4", name
+        assert module.weight.dtype == torch.uint8, name     # packed 4-bit, not a float matrix
+        assert not module.weight.requires_grad, name
+    # Nothing else in the decoder stayed a full-precision Linear besides the LoRA A/B matrices.
+    plain = [name for name, module in model.named_modules() if type(module) is torch.nn.Linear
+             and ".lora_" not in name and not name.endswith("lm_head")]
+    assert plain == []
+    assert qlora_run.summary["quantization"] == "nf4"
+
+
 def test_qlora_lowers_the_loss_clearly(qlora_run):
     s = qlora_run.summary
     assert s["quantization"] == "nf4" and s["packing"] is True
