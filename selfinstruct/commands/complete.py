@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to let in-flight requests finish after SIGINT/SIGTERM")
     parser.add_argument("--progress-interval", type=float, default=5.0,
                         help="seconds between progress lines when stderr is not a TTY")
+    parser.add_argument("--allow-changes", action="store_true",
+                        help="resume even though the model, endpoint kind or default parameters differ from the "
+                             "state's (the change is recorded in the state); without it such a resume exits 2")
+    parser.add_argument("--duplicate-ids", choices=["error", "first"], default="error",
+                        help="an id on more than one input line: 'error' (default, exit 2 listing them) or "
+                             "'first' (keep each id's first line)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from selfinstruct.engine.throttle import LimitsConfig
     from workers.openai import EndpointConfig
 
+    from selfinstruct.engine.outputs import refuse_overlaps
+
     source = str(args.config) if args.config else "<flags>"
+    if args.config is not None:
+        refuse_overlaps({"output": args.out, **({"state file": args.state} if args.state else {})},
+                        {"config file": args.config})
     table = load_toml(args.config)
     check_keys(table, {"endpoint", "limits", "retry", "prices"}, source=source)
     ep_table = merge(table.get("endpoint", {}), endpoint_overrides(args))
@@ -54,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     api_key = read_api_key(endpoint.api_key_env, endpoint.api_base)
     config = CompleteConfig(input_path=args.input, output_path=args.out, state_path=args.state, endpoint=endpoint,
                             limits=limits, retry=retry, drain_timeout=args.drain_timeout,
-                            progress_interval=args.progress_interval, prices=prices)
+                            progress_interval=args.progress_interval, prices=prices,
+                            allow_changes=args.allow_changes, duplicate_ids=args.duplicate_ids)
     result = run_complete(config, api_key=api_key)
     s = result.stats
     print(f"complete: {s['done']} done ({s['cached']} from state), {result.failed} failed, "
