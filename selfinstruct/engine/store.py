@@ -359,6 +359,10 @@ class CheckpointStore:
         return {m or "": n for m, n in self._read(
             f"SELECT model, COUNT(*) FROM results WHERE status={DONE} GROUP BY model ORDER BY model", ())}
 
+    def result_models(self) -> dict[str, str]:
+        """request id -> the model that answered it, for done results that recorded one."""
+        return dict(self._read(f"SELECT id, model FROM results WHERE status={DONE} AND model IS NOT NULL", ()))
+
     def counts(self) -> dict[str, int]:
         rows = self._read("SELECT status, COUNT(*) FROM results GROUP BY status", ())
         by = dict(rows)

@@ -41,25 +41,32 @@ def write_finetuning(ft_dir: Path, exports: Any) -> None:
             old.unlink()
 
 
+def _with_model(meta: dict[str, Any], models: dict[str, str]) -> dict[str, Any]:
+    """Add the model that answered ``meta["request_id"]`` (rows say which model made them)."""
+    model = models.get(meta.get("request_id"))
+    return {**meta, "model": model} if model else meta
+
+
 def export_run(store: CheckpointStore, out_dir: Path, *, seeds: list[Any], prepare: PrepareConfig, seed: int,
                stats: dict[str, Any]) -> dict[str, Any]:
     """Rewrite every run file from the store; return a summary of what was written."""
     instructions = [data for _, data in store.records("instruction")]
     labels = {data["instruction"]: data for _, data in store.records("clf")}
     instances = {data["instruction"]: data for _, data in store.records("instances")}
+    models = store.result_models()
 
     write_jsonl_atomic(out_dir / RUN_FILES["instructions"], (
         {"instruction": d["instruction"], "most_similar": d["most_similar"],
          "avg_similarity_score": d["avg_similarity_score"],
          "avg_similarity_is_estimate": d.get("avg_similarity_is_estimate", True),
-         "metadata": d["metadata"], "request_idx": d["request_idx"]} for d in instructions))
+         "metadata": _with_model(d["metadata"], models), "request_idx": d["request_idx"]} for d in instructions))
     write_jsonl_atomic(out_dir / RUN_FILES["classification"], (
         {"instruction": d["instruction"], "is_classification": labels[d["instruction"]]["is_classification"]}
         for d in instructions if d["instruction"] in labels))
     ordered = [instances[d["instruction"]] for d in instructions if d["instruction"] in instances]
     write_jsonl_atomic(out_dir / RUN_FILES["instances"], (
         {"instruction": r["instruction"], "is_classification": r["is_classification"],
-         "raw_instances": r["raw_instances"], "instance_metadata": r["instance_metadata"],
+         "raw_instances": r["raw_instances"], "instance_metadata": _with_model(r["instance_metadata"], models),
          "instances": r["instances"]} for r in ordered))
     write_jsonl_atomic(out_dir / RUN_FILES["rejects"], (data for _, data in store.records("reject")))
 
