@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, metavar="INPUT.jsonl",
                         help='one request per line: {"id", "prompt"} or {"id", "messages"}, optional "params"')
     parser.add_argument("--out", type=Path, required=True, metavar="OUTPUT.jsonl",
-                        help='one line per id: {"id", "text", "finish_reason", "usage"}')
+                        help='one line per current input id: {"id", "text", "finish_reason", "usage", "model"}; '
+                             'must not be the input, the state or the --config file')
     add_endpoint_arguments(parser, default_endpoint=None)
     add_limit_arguments(parser)
     parser.add_argument("--state", type=Path, default=None, metavar="PATH",

@@ -364,7 +364,8 @@ async def _complete_locked(config: CompleteConfig, *, api_key: str | None, worke
     if store.failure is not None:
         raise store.failure
     if export_failure:
-        raise export_failure[0]
+        raise StorageError(f"{export_failure[0]}; every answer so far is kept in {config.state}: "
+                           f"free some space and rerun the same command to resume") from export_failure[0]
 
     write_jsonl_atomic(config.failed_path, (
         {"id": r["id"], "error": r["error"], "attempts": r["attempts"], **({"request": r["request"]} if r["request"] else {})}

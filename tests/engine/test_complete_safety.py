@@ -197,8 +197,9 @@ def test_a_full_disk_on_the_output_names_that_file_and_a_rerun_resumes(sim, tmp_
     os.symlink("/dev/full", out)
     code, _, err = complete(inp, out, server.url, "--max-concurrency", "4")
     assert code == 2, err
-    assert f"{out}: no space left on device (ENOSPC)" in err, err
-    assert "Traceback" not in err and "state.sqlite3" not in err and "transaction" not in err
+    # The error blames the output (the state is fine and says so), with no traceback.
+    assert f"error: {out}: no space left on device (ENOSPC); every answer so far is kept in" in err, err
+    assert "Traceback" not in err and "transaction" not in err and err.count("error:") == 1, err
     with sqlite3.connect(tmp_path / "out.state.sqlite3") as conn:
         answered = conn.execute("SELECT COUNT(*) FROM results WHERE status=1").fetchone()[0]
     assert answered >= 1 and answered == server.stats()["requests"]
