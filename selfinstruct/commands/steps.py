@@ -87,7 +87,8 @@ def run_prepare(args: argparse.Namespace) -> int:
         return _prepare(args)   # fails naming the missing instances file; nothing to lock, nothing created
     # The same lock as generate and the other steps: never rewrite the files under a running step.
     with lock_file(args.out / "state.sqlite3.lock",
-                   in_use=f"{args.out}: in use by another selfinstruct run; wait for it or choose another --batch-dir"):
+                   in_use=f"{args.out}: in use by another selfinstruct run",
+                   hint="wait for it to finish, or choose another --batch-dir"):
         return _prepare(args)
 
 

@@ -123,7 +123,8 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
                          throttle: Throttle | None = None) -> CompleteResult:
     config.check_paths()
     lock = lock_file(state_lock_path(config.state),
-                     in_use=f"{config.state}: in use by another selfinstruct run; wait for it or choose another --out")
+                     in_use=f"{config.state}: in use by another selfinstruct run",
+                     hint="wait for it to finish, or choose another --out")
     try:
         return await _complete_locked(config, api_key=api_key, worker=worker, throttle=throttle)
     finally:

@@ -23,11 +23,11 @@ def state_lock_path(state: Path) -> Path:
     return state.with_name(state.name + ".lock")
 
 
-def lock_file(path: Path, *, in_use: str) -> IO[bytes]:
+def lock_file(path: Path, *, in_use: str, hint: str = "") -> IO[bytes]:
     """Take an exclusive, non-blocking lock on ``path`` (created if missing) and write our pid into it.
 
     Returns the open file: the lock lasts until it is closed (or the process ends).
-    When another process holds it, raises ConfigError ``"<in_use> (pid N)"`` at once.
+    When another process holds it, raises ConfigError ``"<in_use> (pid N); <hint>"`` at once.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +42,7 @@ def lock_file(path: Path, *, in_use: str) -> IO[bytes]:
             pid = fh.read(32).decode("ascii", "replace").strip() or "unknown"
         finally:
             fh.close()
-        raise ConfigError(f"{in_use} (pid {pid})") from exc
+        raise ConfigError(f"{in_use} (pid {pid})" + (f"; {hint}" if hint else "")) from exc
     try:
         fh.seek(0)
         fh.truncate()

@@ -80,7 +80,8 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
     check_run_paths(config, seed_path)
     state = config.state_path
     lock = lock_file(state.with_name(state.name + ".lock"),
-                     in_use=f"{config.out_dir}: in use by another selfinstruct run; wait for it or choose another --out")
+                     in_use=f"{config.out_dir}: in use by another selfinstruct run",
+                     hint="wait for it to finish, or choose another --out")
     try:
         return await _generate_locked(config, seed_path, api_key=api_key, throttle=throttle, shutdown=shutdown,
                                       stats=stats, on_start=on_start, allow_changes=allow_changes)
