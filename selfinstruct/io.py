@@ -27,6 +27,7 @@ __all__ = [
     "write_text_atomic",
     "append_lines_durable",
     "fsync_dir",
+    "storage_error",
 ]
 
 
@@ -81,10 +82,15 @@ def dumps_line(obj: Any) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _storage_error(path: Path, exc: OSError) -> StorageError:
+def storage_error(path: str | os.PathLike[str], exc: OSError) -> StorageError:
+    """The StorageError for an OSError on ``path``: names the file and the errno (``ENOSPC``)."""
     if exc.errno == errno.ENOSPC:
-        return StorageError(f"{path}: no space left on device")
-    return StorageError(f"{path}: {exc.strerror or exc}")
+        return StorageError(f"{path}: no space left on device (ENOSPC)")
+    code = errno.errorcode.get(exc.errno or 0)
+    return StorageError(f"{path}: {exc.strerror or exc}" + (f" ({code})" if code else ""))
+
+
+_storage_error = storage_error
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, metavar="INPUT.jsonl",
                         help='one request per line: {"id", "prompt"} or {"id", "messages"}, optional "params"')
     parser.add_argument("--out", type=Path, required=True, metavar="OUTPUT.jsonl",
-                        help='one line per id: {"id", "text", "finish_reason", "usage"}')
+                        help='one line per current input id: {"id", "text", "finish_reason", "usage", "model"}; '
+                             'must not be the input, the state or the --config file')
     add_endpoint_arguments(parser, default_endpoint=None)
     add_limit_arguments(parser)
     parser.add_argument("--state", type=Path, default=None, metavar="PATH",
@@ -33,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to let in-flight requests finish after SIGINT/SIGTERM")
     parser.add_argument("--progress-interval", type=INTERVAL, default=5.0,
                         help="seconds between progress lines when stderr is not a TTY")
+    parser.add_argument("--allow-changes", action="store_true",
+                        help="resume even though the model, endpoint kind or default parameters differ from the "
+                             "state's (the change is recorded in the state); without it such a resume exits 2")
+    parser.add_argument("--duplicate-ids", choices=["error", "first"], default="error",
+                        help="an id on more than one input line: 'error' (default, exit 2 listing them) or "
+                             "'first' (keep each id's first line)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
     from selfinstruct.engine.throttle import LimitsConfig
     from workers.openai import EndpointConfig
 
+    from selfinstruct.engine.outputs import refuse_overlaps
+
     source = str(args.config) if args.config else "<flags>"
+    if args.config is not None:
+        refuse_overlaps({"output": args.out, **({"state file": args.state} if args.state else {})},
+                        {"config file": args.config})
     table = load_toml(args.config)
     check_keys(table, {"endpoint", "limits", "retry", "prices"}, source=source)
     table = {name: table_of(table, name, source=source) for name in table}
@@ -57,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     api_key = read_api_key(endpoint.api_key_env, endpoint.api_base)
     config = CompleteConfig(input_path=args.input, output_path=args.out, state_path=args.state, endpoint=endpoint,
                             limits=limits, retry=retry, drain_timeout=args.drain_timeout,
-                            progress_interval=args.progress_interval, prices=prices)
+                            progress_interval=args.progress_interval, prices=prices,
+                            allow_changes=args.allow_changes, duplicate_ids=args.duplicate_ids)
     result = run_complete(config, api_key=api_key)
     s = result.stats
     print(f"complete: {s['done']} done ({s['cached']} from state), {result.failed} failed, "

@@ -25,11 +25,18 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
                         "[filters], [dedup], [export], [prices]); flags override it")
 
 
+def add_allow_changes_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-changes", action="store_true",
+                        help="resume even though the model, endpoint kind, default parameters, seed file or prompt "
+                             "mode differ from the state's (the change is recorded); without it such a resume exits 2")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory (rerun to resume)")
     add_endpoint_arguments(parser, required=False)
     add_limit_arguments(parser)
     add_generation_arguments(parser)
+    add_allow_changes_argument(parser)
 
 
 def flat_overrides(args: argparse.Namespace) -> dict:
@@ -43,7 +50,10 @@ def config_from_args(args: argparse.Namespace, *, extra_table: dict | None = Non
     from selfinstruct.config import load_toml, merge
     from selfinstruct.pipeline.config import build_generate_config, table_from_flat
 
+    from selfinstruct.engine.outputs import require_run_dir
+
     source = str(args.config) if args.config else "<flags>"
+    require_run_dir(args.out)
     table = merge(load_toml(args.config), extra_table or {})
     table = merge(table, table_from_flat(flat_overrides(args)))
     return build_generate_config(table, out_dir=args.out, source=source)
@@ -72,6 +82,6 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     api_key = read_api_key(config.endpoint.api_key_env, config.endpoint.api_base)
-    result = run_generate(config, api_key=api_key)
+    result = run_generate(config, api_key=api_key, allow_changes=args.allow_changes)
     report(result, args.out)
     return result.exit_code

@@ -23,8 +23,11 @@ def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> None:
                         help="seed tasks JSONL (default: the vendored 175)")
     parser.add_argument("--seed", type=SEED, default=None, help="random seed")
     if requests:
+        from selfinstruct.commands.generate import add_allow_changes_argument
+
         add_endpoint_arguments(parser, required=False)
         add_limit_arguments(parser)
+        add_allow_changes_argument(parser)
 
 
 def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +61,7 @@ def _run_stage(args: argparse.Namespace, stage: str) -> int:
     extra = {"generation": {"stages": [stage], "import_run_files": stage != "generate"}}
     config = config_from_args(args, extra_table=extra)
     api_key = read_api_key(config.endpoint.api_key_env, config.endpoint.api_base)
-    result = run_generate(config, api_key=api_key)
+    result = run_generate(config, api_key=api_key, allow_changes=args.allow_changes)
     report(result, args.out)
     return step_exit_code(result, stage)
 
@@ -102,6 +105,20 @@ def prepare_settings(args: argparse.Namespace):
 
 
 def run_prepare(args: argparse.Namespace) -> int:
+    from selfinstruct.engine.outputs import require_run_dir
+    from selfinstruct.engine.runlock import lock_file
+
+    require_run_dir(args.out)
+    if not args.out.is_dir():
+        return _prepare(args)   # fails naming the missing instances file; nothing to lock, nothing created
+    # The same lock as generate and the other steps: never rewrite the files under a running step.
+    with lock_file(args.out / "state.sqlite3.lock",
+                   in_use=f"{args.out}: in use by another selfinstruct run",
+                   hint="wait for it to finish, or choose another --batch-dir"):
+        return _prepare(args)
+
+
+def _prepare(args: argparse.Namespace) -> int:
     import random
 
     from selfinstruct.errors import InputError

@@ -7,37 +7,49 @@ transaction. On restart OUTPUT is truncated back to the recorded size, which
 removes any torn or unrecorded tail, and export resumes after the recorded
 sequence. So each id appears exactly once, and no line is ever half written.
 
-Input is read lazily and checked against the store in chunks, and at most
-``max_pending`` tasks exist at a time, so memory stays flat for any input size.
+Before anything is sent the whole input is checked once (``batch_input``):
+duplicate ids are an error, an id whose request changed is asked again, and
+an id no longer in the input leaves the state. When that removed any exported
+line, OUTPUT is rebuilt atomically from the store (temp file, fsync, rename)
+and the append protocol continues from there: OUTPUT always holds exactly one
+line per current input id, each naming the model that answered it.
+
+One run per state: the state's lock file (``STATE.lock``) is held for the whole
+run, and the state's fingerprint (model, endpoint kind, default parameters) must
+match unless ``allow_changes`` is set (see ``fingerprint``).
+
+Input is read lazily, and at most ``max_concurrency`` tasks exist at a time;
+what grows with the input is one dict of ids to line numbers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from selfinstruct.engine import fingerprint
+from selfinstruct.engine.batch_input import DUPLICATE_POLICIES, parse_request_line, scan_input
+from selfinstruct.engine.batch_output import OutputExporter
 from selfinstruct.engine.engine import Engine, TaskPool
+from selfinstruct.engine.outputs import refuse_overlaps, require_file_path
 from selfinstruct.engine.retry import RetryConfig
+from selfinstruct.engine.runlock import lock_file, state_lock_path
 from selfinstruct.engine.shutdown import Shutdown, drain
 from selfinstruct.engine.stats import EngineStats, PriceTable, Reporter
-from selfinstruct.engine.store import DONE, CheckpointStore
+from selfinstruct.engine.store import CheckpointStore
 from selfinstruct.engine.throttle import LimitsConfig, Throttle
 from selfinstruct.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SOME_FAILED,
-    InputError,
+    ConfigError,
     RequestFailed,
     StorageError,
 )
-from selfinstruct.io import append_lines_durable, dumps_line, iter_jsonl, write_json_atomic, write_jsonl_atomic
+from selfinstruct.io import iter_jsonl, storage_error, write_json_atomic, write_jsonl_atomic
 from workers.base import Request
 
 __all__ = ["CompleteConfig", "CompleteResult", "run_complete", "complete_async", "sibling_path", "parse_request_line",
@@ -66,6 +78,25 @@ class CompleteConfig:
     synchronous: str = "NORMAL"
     prices: PriceTable = field(default_factory=PriceTable)
     handle_signals: bool = True
+    allow_changes: bool = False      # resume even though the fingerprint differs; the change is recorded
+    duplicate_ids: str = "error"     # or "first": keep each id's first line
+
+    def __post_init__(self) -> None:
+        if self.duplicate_ids not in DUPLICATE_POLICIES:
+            raise ConfigError(f"duplicate_ids must be one of {', '.join(DUPLICATE_POLICIES)}, got {self.duplicate_ids!r}")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What defines the answers (see ``fingerprint``); each id's request hash is kept per result."""
+        return {"model": self.endpoint.model, "endpoint": self.endpoint.endpoint,
+                "defaults": dict(self.endpoint.defaults)}
+
+    def check_paths(self) -> None:
+        """Refuse outputs that are the input (or each other) before anything is opened."""
+        outputs = {"output": self.output_path, "state file": self.state, "failed file": self.failed_path,
+                   "stats file": self.stats_path, "lock file": state_lock_path(self.state)}
+        for name in ("output", "state file"):
+            require_file_path(outputs[name], name)
+        refuse_overlaps(outputs, {"input": self.input_path})
 
     @property
     def state(self) -> Path:
@@ -88,88 +119,44 @@ class CompleteResult:
     interrupted: bool = False
 
 
-def parse_request_line(obj: dict[str, Any], path: str, line: int, endpoint: str | None = None) -> Request:
-    """Validate one input line: ``{"id", "prompt"}`` or ``{"id", "messages"}``, optional ``params``.
-
-    A chat endpoint also takes ``prompt`` lines (sent as one user message); a completions
-    endpoint cannot take ``messages``.
-    """
-    rid = obj.get("id")
-    if not isinstance(rid, str) or not rid:
-        raise InputError('"id" must be a non-empty string', path=path, line=line)
-    prompt, messages = obj.get("prompt"), obj.get("messages")
-    if (prompt is None) == (messages is None):
-        raise InputError('exactly one of "prompt" or "messages" is required', path=path, line=line)
-    if prompt is not None and not isinstance(prompt, str):
-        raise InputError('"prompt" must be a string', path=path, line=line)
-    if messages is not None:
-        if not isinstance(messages, list) or not messages or not all(
-                isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m for m in messages):
-            raise InputError('"messages" must be a non-empty list of {"role", "content"} objects', path=path, line=line)
-    if messages is not None and endpoint == "completions":
-        raise InputError('"messages" needs --endpoint chat (this run uses completions)', path=path, line=line)
-    params = obj.get("params") or {}
-    if not isinstance(params, dict):
-        raise InputError('"params" must be an object', path=path, line=line)
-    return Request(id=rid, prompt=prompt, messages=messages, params=params)
-
-
-class _OutputExporter:
-    """Appends committed results to OUTPUT in commit order; see the module docstring for the protocol."""
-
-    def __init__(self, store: CheckpointStore, output: Path):
-        self.store = store
-        self.output = output
-
-    def prepare(self) -> None:
-        """Cut OUTPUT back to what the store says was exported (drops a torn or unrecorded tail)."""
-        self.output.parent.mkdir(parents=True, exist_ok=True)
-        size = int(self.store.get_meta("export.size", "0") or 0)
-        current = self.output.stat().st_size if self.output.exists() else 0
-        if current < size:
-            log.warning("%s is shorter than recorded (%d < %d bytes); rewriting it from the state",
-                        self.output, current, size)
-            size = -1
-        with open(self.output, "ab") as fh:
-            fh.truncate(max(size, 0))
-            fh.flush()
-            os.fsync(fh.fileno())
-        if size < 0:
-            self.store.submit(lambda conn: (CheckpointStore.set_meta(conn, "export.seq", 0),
-                                            CheckpointStore.set_meta(conn, "export.size", 0)))
-
-    def export(self) -> asyncio.Future[Any]:
-        output = self.output
-
-        def op(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT value FROM meta WHERE key='export.seq'").fetchone()
-            last = int(row[0]) if row else 0
-            rows = conn.execute("SELECT id, response, done_seq FROM results WHERE status=? AND done_seq>?"
-                                " ORDER BY done_seq", (DONE, last)).fetchall()
-            if not rows:
-                return 0
-            lines = [dumps_line({"id": rid, **orjson.loads(resp)}) for rid, resp, _ in rows]
-            size = append_lines_durable(output, lines)
-            CheckpointStore.set_meta(conn, "export.seq", rows[-1][2])
-            CheckpointStore.set_meta(conn, "export.size", size)
-            return len(rows)
-
-        return self.store.submit(op)
-
-
 async def complete_async(config: CompleteConfig, *, api_key: str | None = None, worker: Any = None,
                          throttle: Throttle | None = None) -> CompleteResult:
+    config.check_paths()
+    lock = lock_file(state_lock_path(config.state),
+                     in_use=f"{config.state}: in use by another selfinstruct run",
+                     hint="wait for it to finish, or choose another --out")
+    try:
+        return await _complete_locked(config, api_key=api_key, worker=worker, throttle=throttle)
+    finally:
+        lock.close()
+
+
+async def _complete_locked(config: CompleteConfig, *, api_key: str | None, worker: Any,
+                           throttle: Throttle | None) -> CompleteResult:
     from workers.openai import OpenAIWorker
 
     stats = EngineStats(model=config.endpoint.model)
     store = await CheckpointStore(config.state, synchronous=config.synchronous).open()
+    store.row_model = config.endpoint.model
+    exporter = OutputExporter(store, config.output_path)
+    try:
+        await fingerprint.reconcile(store, config.fingerprint(), allow_changes=config.allow_changes)
+        scan = await asyncio.to_thread(scan_input, config.input_path, config.endpoint.endpoint, store,
+                                       duplicate_ids=config.duplicate_ids)
+        if scan.changed or scan.removed:
+            log.info("input changed since the last run: %d request(s) changed (asked again), %d id(s) removed",
+                     len(scan.changed), len(scan.removed))
+        await exporter.forget(scan.changed + scan.removed)
+        exporter.prepare()
+    except BaseException:
+        await store.close()
+        raise
     own_worker = worker is None
     if worker is None:
         worker = OpenAIWorker(config.endpoint, api_key, max_connections=config.limits.max_concurrency)
     throttle = throttle or Throttle(config.limits)
     engine = Engine(worker, throttle=throttle, store=store, retry=config.retry, stats=stats,
                     defaults=config.endpoint.defaults)
-    exporter = _OutputExporter(store, config.output_path)
     loop = asyncio.get_running_loop()
     shutdown = Shutdown()
     if config.handle_signals:
@@ -183,32 +170,30 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
     pool = TaskPool(config.limits.max_concurrency, on_error=lambda exc: stop.set()
                     if not isinstance(exc, RequestFailed) else None)
     reporter = Reporter(stats, interval=config.progress_interval, live=config.live_progress, label="complete")
-    in_flight_ids: set[str] = set()
-    duplicates = 0
-
-    async def run_one(req: Request) -> None:
-        try:
-            await engine.call(req)
-        finally:
-            in_flight_ids.discard(req.id)
+    export_failure: list[BaseException] = []
 
     async def periodic_export() -> None:
         while True:
             await asyncio.sleep(0.5)
-            await exporter.export()
+            try:
+                await exporter.export()
+            except StorageError as exc:
+                # The output cannot be written (disk full): stop intake; every answer is in the state.
+                if store.failure is None:
+                    export_failure.append(exc)
+                stop.set()
+                return
 
     exporter_task = None
     interrupted = False
     try:
-        exporter.prepare()
-        stats.total = await asyncio.to_thread(_count_lines, config.input_path)
+        stats.total = scan.total
         reporter.start()
         exporter_task = loop.create_task(periodic_export())
         path = str(config.input_path)
         chunk: list[Request] = []
 
         async def flush_chunk() -> None:
-            nonlocal duplicates
             done = store.done_ids(r.id for r in chunk)
             for req in chunk:
                 if stop.is_set():
@@ -217,17 +202,16 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
                     stats.done += 1
                     stats.cached += 1
                     continue
-                if req.id in in_flight_ids:
-                    duplicates += 1
-                    continue
-                in_flight_ids.add(req.id)
-                await pool.spawn(lambda req=req: run_one(req))
+                await pool.spawn(lambda req=req: engine.call(req))
             chunk.clear()
 
         for lineno, obj in iter_jsonl(config.input_path):
             if stop.is_set():
                 break
-            chunk.append(parse_request_line(obj, path, lineno, config.endpoint.endpoint))
+            req = parse_request_line(obj, path, lineno, config.endpoint.endpoint)
+            if not scan.counts(req.id, lineno):
+                continue
+            chunk.append(req)
             if len(chunk) >= 256:
                 await flush_chunk()
         else:
@@ -246,10 +230,16 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
         await reporter.stop()
         shutdown.uninstall()
         try:
-            if store.failure is None:
-                await asyncio.shield(exporter.export())
+            if store.failure is None and not export_failure:
+                try:
+                    await asyncio.shield(exporter.export())
+                except StorageError as exc:
+                    if store.failure is None:
+                        export_failure.append(exc)
         finally:
             failed_rows = store.failed_rows() if store.failure is None else []
+            models = store.models() if store.failure is None else {}
+            changes = fingerprint.history(store) if store.failure is None else []
             await store.close()
             if own_worker:
                 await worker.aclose()
@@ -257,12 +247,20 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
         raise pool.fatal
     if store.failure is not None:
         raise store.failure
+    if export_failure:
+        raise StorageError(f"{export_failure[0]}; every answer so far is kept in {config.state}: "
+                           f"free some space and rerun the same command to resume") from export_failure[0]
 
     write_jsonl_atomic(config.failed_path, (
         {"id": r["id"], "error": r["error"], "attempts": r["attempts"], **({"request": r["request"]} if r["request"] else {})}
         for r in failed_rows))
     snapshot = stats.snapshot(config.prices)
-    snapshot["duplicate_ids_skipped"] = duplicates
+    snapshot["duplicate_ids_skipped"] = scan.duplicates
+    snapshot["changed_requests"] = len(scan.changed)
+    snapshot["removed_ids"] = len(scan.removed)
+    snapshot["models"] = models
+    if changes:
+        snapshot["settings_changes"] = changes
     snapshot["failed_total"] = len(failed_rows)
     snapshot["interrupted"] = interrupted
     write_json_atomic(config.stats_path, snapshot)
@@ -282,22 +280,9 @@ def infer_endpoint(path: Path) -> str:
     return "completions"
 
 
-def _count_lines(path: Path) -> int:
-    """Count non-blank lines for progress/ETA (a fast byte scan; no JSON parsing)."""
-    n = 0
-    try:
-        with open(path, "rb") as fh:
-            for raw in fh:
-                if raw.strip():
-                    n += 1
-    except FileNotFoundError as exc:
-        raise InputError("file not found", path=str(path)) from exc
-    return n
-
-
 def run_complete(config: CompleteConfig, *, api_key: str | None = None) -> CompleteResult:
     """Synchronous entry point (used by the CLI)."""
     try:
         return asyncio.run(complete_async(config, api_key=api_key))
     except OSError as exc:
-        raise StorageError(f"{exc.filename or config.output_path}: {exc.strerror or exc}") from exc
+        raise storage_error(exc.filename or config.output_path, exc) from exc

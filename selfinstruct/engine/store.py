@@ -17,7 +17,7 @@ Why this shape:
   moment; ``FULL`` also survives power loss, at an fsync per commit.
 
 Tables: ``results`` (one row per request id: done or failed, with the answer or
-the last error), ``records`` (free-form rows a pipeline keeps, by kind and key)
+the last error, the model that answered and a hash of the request), ``records`` (free-form rows a pipeline keeps, by kind and key)
 and ``meta`` (small key/value settings such as export offsets).
 """
 
@@ -34,7 +34,8 @@ from typing import Any
 
 import orjson
 
-from selfinstruct.errors import StorageError
+from selfinstruct.engine.fingerprint import request_digest
+from selfinstruct.errors import SelfInstructError, StorageError
 
 __all__ = ["CheckpointStore", "DONE", "FAILED"]
 
@@ -51,7 +52,9 @@ CREATE TABLE IF NOT EXISTS results (
     response  BLOB,
     error     TEXT,
     attempts  INTEGER NOT NULL DEFAULT 0,
-    done_seq  INTEGER
+    done_seq  INTEGER,
+    model     TEXT,
+    req_hash  TEXT
 );
 CREATE INDEX IF NOT EXISTS results_done_seq ON results(done_seq);
 CREATE TABLE IF NOT EXISTS records (
@@ -66,6 +69,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _STOP = object()
+
+# Columns added after the first release; an older state file gets them on open.
+_ADDED_COLUMNS = {"results": (("model", "TEXT"), ("req_hash", "TEXT"))}
+
 
 
 def _storage_error(path: Path, exc: BaseException) -> StorageError:
@@ -95,6 +102,8 @@ class CheckpointStore:
         self._record_seq = 0
         self.commits = 0
         self.failure: StorageError | None = None
+        # The model answering this run; recorded with every result so rows can say who made them.
+        self.row_model: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -116,6 +125,11 @@ class CheckpointStore:
         writer = self._connect()
         try:
             writer.executescript(_SCHEMA)
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {row[1] for row in writer.execute(f"PRAGMA table_info({table})")}
+                for name, kind in columns:
+                    if name not in have:
+                        writer.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
             self._next_done_seq = writer.execute("SELECT COALESCE(MAX(done_seq), 0) FROM results").fetchone()[0]
             self._record_seq = writer.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
         except sqlite3.DatabaseError as exc:
@@ -207,8 +221,10 @@ class CheckpointStore:
                 try:
                     values.append((fut, fn(conn), None))
                     conn.execute("RELEASE op")
-                except (sqlite3.IntegrityError, ValueError, KeyError, TypeError) as exc:
-                    # A bad operation fails alone; the rest of the group still commits.
+                except (sqlite3.IntegrityError, ValueError, KeyError, TypeError, OSError, SelfInstructError) as exc:
+                    # A bad operation fails alone; the rest of the group still commits. That includes
+                    # an operation whose own file I/O failed (an export hitting a full disk): the
+                    # state itself is fine, and the caller names the file.
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     values.append((fut, None, exc))
@@ -258,15 +274,19 @@ class CheckpointStore:
         """Record a successful answer (idempotent: a second put for the same id keeps the first)."""
         req_blob = orjson.dumps(request) if request is not None else None
         resp_blob = orjson.dumps(response)
+        req_hash = request_digest(request)
+        model = self.row_model
 
         def op(conn: sqlite3.Connection) -> Any:
             row = conn.execute("SELECT status FROM results WHERE id=?", (request_id,)).fetchone()
             if row is None or row[0] != DONE:
                 conn.execute(
-                    "INSERT INTO results(id, status, request, response, error, attempts, done_seq)"
-                    " VALUES(?,?,?,?,NULL,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
-                    " response=excluded.response, error=NULL, attempts=excluded.attempts, done_seq=excluded.done_seq",
-                    (request_id, DONE, req_blob, resp_blob, attempts, self._take_done_seq()),
+                    "INSERT INTO results(id, status, request, response, error, attempts, done_seq, model, req_hash)"
+                    " VALUES(?,?,?,?,NULL,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
+                    " request=excluded.request, response=excluded.response, error=NULL,"
+                    " attempts=excluded.attempts, done_seq=excluded.done_seq, model=excluded.model,"
+                    " req_hash=excluded.req_hash",
+                    (request_id, DONE, req_blob, resp_blob, attempts, self._take_done_seq(), model, req_hash),
                 )
             return then(conn) if then is not None else None
 
@@ -275,13 +295,17 @@ class CheckpointStore:
     def put_failed(self, request_id: str, request: dict[str, Any] | None, error: str, attempts: int) -> asyncio.Future[Any]:
         """Record a request that used up its attempts (never overwrites a done result)."""
         req_blob = orjson.dumps(request) if request is not None else None
+        req_hash = request_digest(request)
+        model = self.row_model
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO results(id, status, request, response, error, attempts, done_seq) VALUES(?,?,?,NULL,?,?,NULL)"
-                " ON CONFLICT(id) DO UPDATE SET status=excluded.status, error=excluded.error, attempts=excluded.attempts"
+                "INSERT INTO results(id, status, request, response, error, attempts, done_seq, model, req_hash)"
+                " VALUES(?,?,?,NULL,?,?,NULL,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET status=excluded.status, request=excluded.request,"
+                " error=excluded.error, attempts=excluded.attempts, model=excluded.model, req_hash=excluded.req_hash"
                 " WHERE results.status != ?",
-                (request_id, FAILED, req_blob, error, attempts, DONE),
+                (request_id, FAILED, req_blob, error, attempts, model, req_hash, DONE),
             )
 
         return self.submit(op)
@@ -300,6 +324,44 @@ class CheckpointStore:
             rows = self._read(f"SELECT id FROM results WHERE status={DONE} AND id IN ({marks})", chunk)
             out.update(r[0] for r in rows)
         return out
+
+    def request_hashes(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """id -> hash of the request stored for it, for the ids that have a result (done or failed)."""
+        ids = list(ids)
+        out: dict[str, str | None] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for rid, digest, blob in self._read(f"SELECT id, req_hash, request FROM results WHERE id IN ({marks})",
+                                                chunk):
+                # A state written before hashes were kept: hash the stored request instead.
+                out[rid] = digest if digest is not None else request_digest(orjson.loads(blob) if blob else None)
+        return out
+
+    def iter_result_ids(self, page: int = 5000) -> Iterable[str]:
+        """Every id with a result, in id order, a page at a time (memory stays flat)."""
+        last = ""
+        while True:
+            rows = self._read("SELECT id FROM results WHERE id > ? ORDER BY id LIMIT ?", (last, page))
+            if not rows:
+                return
+            for (rid,) in rows:
+                yield rid
+            last = rows[-1][0]
+
+    def has_answers(self) -> bool:
+        """True once anything was answered or derived (a run that never got an answer has nothing to mix)."""
+        return bool(self._read(f"SELECT 1 FROM results WHERE status={DONE} LIMIT 1", ())
+                    or self._read("SELECT 1 FROM records LIMIT 1", ()))
+
+    def models(self) -> dict[str, int]:
+        """How many done results each model answered (rows from before models were recorded count as "")."""
+        return {m or "": n for m, n in self._read(
+            f"SELECT model, COUNT(*) FROM results WHERE status={DONE} GROUP BY model ORDER BY model", ())}
+
+    def result_models(self) -> dict[str, str]:
+        """request id -> the model that answered it, for done results that recorded one."""
+        return dict(self._read(f"SELECT id, model FROM results WHERE status={DONE} AND model IS NOT NULL", ()))
 
     def counts(self) -> dict[str, int]:
         rows = self._read("SELECT status, COUNT(*) FROM results GROUP BY status", ())

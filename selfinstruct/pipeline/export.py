@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from selfinstruct.engine.store import DONE
 from selfinstruct.errors import SelfInstructError, StorageError
 from selfinstruct.io import write_json_atomic, write_jsonl_atomic
 from selfinstruct.stages.base import Instance
@@ -55,10 +56,11 @@ class RunRows:
     labels: dict[str, dict[str, Any]]
     instances: dict[str, dict[str, Any]]
     rejects: list[dict[str, Any]]
+    models: dict[str, str]  # request id -> the model that answered it
 
     @classmethod
-    def from_records(cls, records: Callable[[str], list[tuple[str, Any]]]) -> "RunRows":
-        return cls(
+    def from_records(cls, records: Callable[[str], list[tuple[str, Any]]], models: dict[str, str]) -> "RunRows":
+        return cls(models=models,
             instructions=[data for _, data in records("instruction")],
             labels={data["instruction"]: data for _, data in records("clf")},
             instances={data["instruction"]: data for _, data in records("instances")},
@@ -79,22 +81,29 @@ def write_finetuning(ft_dir: Path, exports: Any) -> None:
             old.unlink(missing_ok=True)
 
 
+def _with_model(meta: dict[str, Any], models: dict[str, str]) -> dict[str, Any]:
+    """Add the model that answered ``meta["request_id"]`` (rows say which model made them)."""
+    model = models.get(meta.get("request_id"))
+    return {**meta, "model": model} if model else meta
+
+
 def write_run_files(rows: RunRows, out_dir: Path, *, seeds: list[Any], prepare: PrepareConfig, seed: int,
                     stats: dict[str, Any]) -> dict[str, Any]:
     """Rewrite every run file from ``rows``; stats.json last, so its summary never names rows not yet written."""
     instructions, labels, instances = rows.instructions, rows.labels, rows.instances
+    models = rows.models
     write_jsonl_atomic(out_dir / RUN_FILES["instructions"], (
         {"instruction": d["instruction"], "most_similar": d["most_similar"],
          "avg_similarity_score": d["avg_similarity_score"],
          "avg_similarity_is_estimate": d.get("avg_similarity_is_estimate", True),
-         "metadata": d["metadata"], "request_idx": d["request_idx"]} for d in instructions))
+         "metadata": _with_model(d["metadata"], models), "request_idx": d["request_idx"]} for d in instructions))
     write_jsonl_atomic(out_dir / RUN_FILES["classification"], (
         {"instruction": d["instruction"], "is_classification": labels[d["instruction"]]["is_classification"]}
         for d in instructions if d["instruction"] in labels))
     ordered = [instances[d["instruction"]] for d in instructions if d["instruction"] in instances]
     write_jsonl_atomic(out_dir / RUN_FILES["instances"], (
         {"instruction": r["instruction"], "is_classification": r["is_classification"],
-         "raw_instances": r["raw_instances"], "instance_metadata": r["instance_metadata"],
+         "raw_instances": r["raw_instances"], "instance_metadata": _with_model(r["instance_metadata"], models),
          "instances": r["instances"]} for r in ordered))
     write_jsonl_atomic(out_dir / RUN_FILES["rejects"], rows.rejects)
 
@@ -117,7 +126,7 @@ def write_run_files(rows: RunRows, out_dir: Path, *, seeds: list[Any], prepare: 
 def export_run(store: Any, out_dir: Path, *, seeds: list[Any], prepare: PrepareConfig, seed: int,
                stats: dict[str, Any]) -> dict[str, Any]:
     """Rewrite every run file from an open ``CheckpointStore``; return a summary of what was written."""
-    return write_run_files(RunRows.from_records(store.records), out_dir, seeds=seeds, prepare=prepare, seed=seed,
+    return write_run_files(RunRows.from_records(store.records, store.result_models()), out_dir, seeds=seeds, prepare=prepare, seed=seed,
                            stats=stats)
 
 
@@ -134,7 +143,10 @@ def _read_snapshot(db_path: Path, *, unless_seq: int | None = None) -> tuple[Run
         conn.execute("BEGIN")  # one snapshot for all kinds: the files agree with each other
         newest = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
         by_kind: dict[str, list[tuple[str, Any]]] | None = None
+        models: dict[str, str] = {}
         if newest != unless_seq:
+            models = dict(conn.execute("SELECT id, model FROM results WHERE status=? AND model IS NOT NULL",
+                                       (DONE,)).fetchall())
             by_kind = {}
             for kind in _KINDS:
                 rows = conn.execute("SELECT key, data FROM records WHERE kind=? ORDER BY seq", (kind,)).fetchall()
@@ -144,7 +156,7 @@ def _read_snapshot(db_path: Path, *, unless_seq: int | None = None) -> tuple[Run
         raise StorageError(f"{db_path}: {exc}") from exc
     finally:
         conn.close()
-    return (RunRows.from_records(by_kind.__getitem__) if by_kind is not None else None), newest
+    return (RunRows.from_records(by_kind.__getitem__, models) if by_kind is not None else None), newest
 
 
 class LiveExport:

@@ -15,7 +15,6 @@ checkpoint holds every answer that was committed.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import signal
@@ -25,7 +24,8 @@ from typing import IO
 
 from aiohttp import web
 
-from selfinstruct.errors import ConfigError, StorageError
+from selfinstruct.engine.runlock import lock_file
+from selfinstruct.errors import ConfigError
 from selfinstruct.service.app import build_app
 from selfinstruct.service.config import ServiceConfig
 from selfinstruct.service.hygiene import HostPolicy
@@ -42,17 +42,8 @@ def lock_state_dir(state_dir: Path) -> IO[bytes]:
 
     The kernel drops the lock when the process dies, even by SIGKILL, so a restart never finds a stale lock.
     """
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        fh = (state_dir / "service.lock").open("a+b")
-    except OSError as exc:
-        raise StorageError(f"{state_dir}: cannot create the state directory: {exc}") from exc
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        fh.close()
-        raise ConfigError(f"{state_dir}: another selfinstruct service already uses this state directory") from exc
-    return fh
+    return lock_file(state_dir / "service.lock",
+                     in_use=f"{state_dir}: another selfinstruct service already uses this state directory")
 
 
 async def serve(config: ServiceConfig, *, environ: Mapping[str, str],

@@ -7,11 +7,14 @@ Format (one JSON object per line, as in the original ``data/seed_tasks.jsonl``):
 
 ``instruction`` is required; ``id`` defaults to ``seed_line_<N>``, ``name`` to "",
 ``instances`` to [] and ``is_classification`` to False.  Unknown keys are
-ignored, so Alpaca-style seed files load too.
+ignored, so Alpaca-style seed files load too.  A repeated instruction (same
+text up to whitespace) is kept once, with a warning naming both lines, so the
+prompt pool and the ``--include-seed-tasks`` training rows hold it once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +26,8 @@ from selfinstruct.io import iter_jsonl
 from selfinstruct.stages.base import Instance
 
 __all__ = ["SeedTask", "parse_seed_record", "load_seed_tasks", "parse_seed_list", "default_seed_path"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,12 +86,19 @@ def load_seed_tasks(path: str | os.PathLike[str]) -> list[SeedTask]:
     p = str(path)
     tasks: list[SeedTask] = []
     first_line: dict[str, int] = {}
+    instruction_line: dict[str, int] = {}
     for lineno, obj in iter_jsonl(p, require_object=False):
         task = parse_seed_record(obj, path=p, line=lineno)
         if task.id in first_line:
             raise InputError(f"duplicate id {task.id!r} (first seen on line {first_line[task.id]})",
                              path=p, line=lineno)
         first_line[task.id] = lineno
+        text = " ".join(task.instruction.split())
+        if text in instruction_line:
+            log.warning("%s:%d: duplicate seed instruction (same as line %d); it is used and exported once",
+                        p, lineno, instruction_line[text])
+            continue
+        instruction_line[text] = lineno
         tasks.append(task)
     if not tasks:
         raise InputError("no seed tasks in file", path=p)

@@ -1,0 +1,133 @@
+"""The output file of `complete`: committed answers appended in commit order, and rebuilt when the input changed.
+
+The protocol (see ``selfinstruct.engine.batch``): answers are committed to the
+store first; ``export`` appends the ones not yet exported, fsyncs, and records
+(last exported sequence, file size) in the store in the same transaction;
+``prepare`` cuts a torn or unrecorded tail on restart. ``forget`` removes ids
+from the state and, if any had been exported, rewrites the whole file
+atomically from the store. Each line is ``{"id", ...answer, "model"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from selfinstruct.engine.store import DONE, CheckpointStore
+from selfinstruct.io import append_lines_durable, dumps_line, fsync_dir, storage_error
+
+__all__ = ["OutputExporter"]
+
+log = logging.getLogger(__name__)
+
+
+def _output_line(rid: str, response: bytes, model: str | None) -> bytes:
+    row = {"id": rid, **orjson.loads(response)}
+    if model:
+        row["model"] = model
+    return dumps_line(row)
+
+
+class OutputExporter:
+    """Appends committed results to OUTPUT in commit order; see the module docstring for the protocol."""
+
+    def __init__(self, store: CheckpointStore, output: Path):
+        self.store = store
+        self.output = output
+
+    def prepare(self) -> None:
+        """Cut OUTPUT back to what the store says was exported (drops a torn or unrecorded tail)."""
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        size = int(self.store.get_meta("export.size", "0") or 0)
+        current = self.output.stat().st_size if self.output.exists() else 0
+        if current < size:
+            log.warning("%s is shorter than recorded (%d < %d bytes); rewriting it from the state",
+                        self.output, current, size)
+            size = -1
+        if current != max(size, 0) or not self.output.exists():
+            try:
+                with open(self.output, "ab") as fh:
+                    fh.truncate(max(size, 0))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise storage_error(self.output, exc) from exc
+        if size < 0:
+            self.store.submit(lambda conn: (CheckpointStore.set_meta(conn, "export.seq", 0),
+                                            CheckpointStore.set_meta(conn, "export.size", 0)))
+
+    def export(self) -> asyncio.Future[Any]:
+        output = self.output
+
+        def op(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT value FROM meta WHERE key='export.seq'").fetchone()
+            last = int(row[0]) if row else 0
+            rows = conn.execute("SELECT id, response, model, done_seq FROM results WHERE status=? AND done_seq>?"
+                                " ORDER BY done_seq", (DONE, last)).fetchall()
+            if not rows:
+                return 0
+            size = append_lines_durable(output, [_output_line(rid, resp, model) for rid, resp, model, _ in rows])
+            CheckpointStore.set_meta(conn, "export.seq", rows[-1][3])
+            CheckpointStore.set_meta(conn, "export.size", size)
+            return len(rows)
+
+        return self.store.submit(op)
+
+    async def forget(self, ids: list[str]) -> None:
+        """Drop ``ids`` from the state; if any was exported, rebuild OUTPUT from what remains.
+
+        Two commits, in this order, so a crash between them is safe: (1) delete the rows and,
+        when OUTPUT must change, record it as empty (a restart then truncates and re-exports);
+        (2) write the new OUTPUT atomically and record its size and last sequence.
+        """
+
+        def delete(conn: sqlite3.Connection) -> bool:
+            last = conn.execute("SELECT value FROM meta WHERE key='export.seq'").fetchone()
+            exported = int(last[0]) if last else 0
+            rebuild = False
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                hit = conn.execute(f"SELECT 1 FROM results WHERE status=? AND done_seq<=? AND id IN ({marks})"
+                                   " LIMIT 1", (DONE, exported, *chunk)).fetchone()
+                rebuild = rebuild or hit is not None
+                conn.execute(f"DELETE FROM results WHERE id IN ({marks})", chunk)
+            if rebuild:
+                CheckpointStore.set_meta(conn, "export.seq", 0)
+                CheckpointStore.set_meta(conn, "export.size", 0)
+            return rebuild
+
+        if ids and await self.store.submit(delete):
+            await self.store.submit(self._rewrite)
+
+    def _rewrite(self, conn: sqlite3.Connection) -> None:
+        output = self.output
+        tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+        last = size = 0
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                cursor = conn.execute("SELECT id, response, model, done_seq FROM results WHERE status=?"
+                                      " ORDER BY done_seq", (DONE,))
+                for rid, resp, model, seq in cursor:
+                    fh.write(_output_line(rid, resp, model))
+                    last = seq
+                fh.flush()
+                os.fsync(fh.fileno())
+                size = fh.tell()
+            os.replace(tmp, output)
+        except OSError as exc:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise storage_error(output, exc) from exc
+        fsync_dir(output.parent)
+        CheckpointStore.set_meta(conn, "export.seq", last)
+        CheckpointStore.set_meta(conn, "export.size", size)
