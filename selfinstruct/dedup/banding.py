@@ -7,7 +7,7 @@ F > t has a multiset Jaccard of at least t / (2 - t) (see
 selfinstruct.dedup.lsh), so the worst case is a pair sitting on that floor.
 The default banding (200 bands x 4 rows, 2 shared bands) misses such a pair
 with probability 4.6e-7 at t = 0.7, but the floor falls with t (0.33 at 0.5,
-0.18 at 0.3, 0 at t = 0), and the same banding misses 97 % of worst-case pairs
+0.18 at 0.3, 0 at t = 0), and the same banding misses 98 % of worst-case pairs
 at t = 0.3.
 
 ``plan_banding`` therefore decides per threshold:
@@ -15,16 +15,32 @@ at t = 0.3.
 1. the configured banding, if its worst-case miss is at most ``MISS_BOUND``;
 2. otherwise the cheapest banding that meets ``MISS_BOUND`` within
    ``MAX_BANDS`` bands and ``MAX_PERM`` permutations (cost below);
-3. otherwise, or if that banding would score more than ``EXACT_SHARE`` of an
-   ordinary pool exactly anyway, the exact filter (every pool text scored).
+3. otherwise, or if even that banding would cost more than ``EXACT_COST`` of
+   the exact filter's work per pool text, the exact filter (every pool text scored).
 
-Cost of a banding = the share of an ordinary pool it makes a candidate (each is
-scored exactly) + ``PERM_COST`` per permutation (sketching).  The share is the
-candidate probability averaged over ``BACKGROUND``: the Jaccard distribution of
-all 90,951 pairs of the 427 vendored seed and evaluation instructions (mean
-0.072; 1 % of pairs above 0.23), in bins of 0.05.  ``PERM_COST`` = 1e-6 says
-one permutation costs about as much as scoring 1e-6 of the pool, i.e. a tenth
-of an LCS at a pool of 100,000 texts.
+Cost of a banding, per pool text and in units of one exact ROUGE-L score:
+
+    share of the pool made a candidate (each is scored exactly)
+    + HIT_COST x raw band hits (bucket entries read and counted)
+    + PERM_COST x permutations (sketching, a per-query cost)
+
+Both expectations are taken over ``BACKGROUND``: the Jaccard distribution of all
+90,951 pairs of the 427 vendored seed and evaluation instructions (mean 0.072;
+1 % of pairs above 0.23), in bins of 0.05.  HIT_COST = 0.7 is measured: on
+10,000 synthetic instructions (selfinstruct.dedup.synthetic.instruction_stream,
+seed 7, 175 seeds; CPU us per item, one core) an exact score cost about 0.17 us
+per pool text and a raw hit 0.12 us, and an LSH query pays ~390 us whatever the
+pool, so LSH must cut the per-pool-text work well below the exact filter's:
+
+    t     banding (bands x rows, shared)   relative cost   LSH us/item   exact us/item
+    0.5   170 x 2, 3 (meets the bound)     1.19            1118          724
+    0.55  311 x 3, 2                       0.34             657          597
+    0.6   214 x 3, 2                       0.23             428          672
+    0.65  316 x 4, 2                       0.07             444          708
+    0.7   200 x 4, 2 (the default)         0.04             319          728
+
+Below 0.55 no banding within the limits costs under EXACT_COST (at 0.5 the best,
+385 x 3 with one shared band, is estimated at 0.56), so those thresholds are exact.
 """
 
 from __future__ import annotations
@@ -34,14 +50,16 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["MISS_BOUND", "Banding", "plan_banding", "jaccard_floor", "band_miss_probability", "background_share"]
+__all__ = ["MISS_BOUND", "Banding", "plan_banding", "jaccard_floor", "band_miss_probability", "background_share",
+           "relative_cost"]
 
 MISS_BOUND = 5e-7  # per worst-case pair; the default banding's 4.6e-7 at t = 0.7 sits under it
 MAX_BANDS = 400  # 8 bytes per item and band in the packed index: 3.2 KB per item at most
 MAX_PERM = 1600
 MAX_ROWS = 8
 MAX_MIN_HITS = 3
-EXACT_SHARE = 0.5
+EXACT_COST = 0.5
+HIT_COST = 0.7
 PERM_COST = 1e-6
 # Share of pairs per Jaccard bin [0, 0.05), [0.05, 0.1), ... [0.95, 1.0]; measured as described above.
 BACKGROUND = (0.364141, 0.365428, 0.196314, 0.05094, 0.01636, 0.004805, 0.001308, 0.000341, 0.000176, 5.5e-05,
@@ -74,6 +92,13 @@ def background_share(bands: int, rows: int, min_hits: int) -> float:
                for i, w in enumerate(BACKGROUND) if w)
 
 
+def relative_cost(bands: int, rows: int, min_hits: int) -> float:
+    """Work per pool text of an LSH query with this banding, as a share of the exact filter's (see above)."""
+    width = 1.0 / len(BACKGROUND)
+    raw_hits = bands * sum(w * ((i + 0.5) * width) ** rows for i, w in enumerate(BACKGROUND))
+    return background_share(bands, rows, min_hits) + HIT_COST * raw_hits + PERM_COST * bands * rows
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Banding:
     """What the filter does at one threshold. ``method="exact"`` scores the whole pool (bands etc. are 0)."""
@@ -88,6 +113,7 @@ class Banding:
     num_perm: int = 0
     worst_case_miss: float = 0.0  # 0 for exact: nothing can be missed
     background_share: float = 1.0  # expected share of an ordinary pool scored exactly
+    relative_cost: float = 1.0  # expected work per pool text, exact filter = 1
     reason: str = ""
 
     def as_dict(self) -> dict[str, object]:
@@ -108,13 +134,13 @@ def _cheapest(threshold: float, floor: float) -> Banding | None:
                     hi = mid
                 else:
                     lo = mid + 1
-            share = background_share(lo, rows, min_hits)
-            cost = share + PERM_COST * lo * rows
+            cost = relative_cost(lo, rows, min_hits)
             if best is None or cost < best[0]:
                 best = (cost, Banding(
                     method="lsh", source="derived", threshold=threshold, jaccard_floor=floor, bands=lo, rows=rows,
                     min_band_hits=min_hits, num_perm=lo * rows,
-                    worst_case_miss=band_miss_probability(floor, lo, rows, min_hits), background_share=share))
+                    worst_case_miss=band_miss_probability(floor, lo, rows, min_hits),
+                    background_share=background_share(lo, rows, min_hits), relative_cost=cost))
     return None if best is None else best[1]
 
 
@@ -125,7 +151,8 @@ def plan_banding(threshold: float, *, bands: int, rows: int, min_band_hits: int,
     if miss <= MISS_BOUND:
         return Banding(method="lsh", source="configured", threshold=threshold, jaccard_floor=floor, bands=bands,
                        rows=rows, min_band_hits=min_band_hits, num_perm=num_perm, worst_case_miss=miss,
-                       background_share=background_share(bands, rows, min_band_hits))
+                       background_share=background_share(bands, rows, min_band_hits),
+                       relative_cost=relative_cost(bands, rows, min_band_hits))
     why = (f"the configured banding ({bands} bands x {rows} rows, {min_band_hits} shared) would miss a pair at "
            f"the Jaccard floor {floor:.3f} of threshold {threshold:g} with probability {miss:.2g} "
            f"(bound {MISS_BOUND:g})")
@@ -134,11 +161,11 @@ def plan_banding(threshold: float, *, bands: int, rows: int, min_band_hits: int,
         return Banding(method="exact", source="fallback", threshold=threshold, jaccard_floor=floor,
                        reason=f"{why}, and no banding within {MAX_BANDS} bands / {MAX_PERM} permutations meets "
                               "the bound; scoring the whole pool exactly")
-    if derived.background_share > EXACT_SHARE:
+    if derived.relative_cost > EXACT_COST:
         return Banding(method="exact", source="fallback", threshold=threshold, jaccard_floor=floor,
                        reason=f"{why}, and the cheapest banding that meets it ({derived.bands} x {derived.rows}, "
-                              f"{derived.min_band_hits} shared) would score {derived.background_share:.0%} of an "
-                              "ordinary pool anyway; scoring the whole pool exactly")
+                              f"{derived.min_band_hits} shared) would cost {derived.relative_cost:.2f} of the exact "
+                              "filter's work per pool text; scoring the whole pool exactly")
     return Banding(**{**derived.as_dict(), "reason": f"{why}; using {derived.bands} bands x {derived.rows} rows, "
                                                      f"{derived.min_band_hits} shared (miss "
                                                      f"{derived.worst_case_miss:.2g})"})

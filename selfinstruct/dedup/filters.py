@@ -197,8 +197,7 @@ class NearDuplicateFilter(_FilterBase):
         if self._exact:
             if config.storage == "redis":
                 raise ConfigError(f"dedup.threshold = {config.threshold:g} needs the exact filter ({plan.reason}), "
-                                  "which keeps no index to share: use storage = 'memory' or a threshold of 0.4 "
-                                  "or more")
+                                  "which keeps no index to share: use storage = 'memory' or a higher threshold")
             return
         self._hasher = MinHasher(self._vocab, num_perm=plan.num_perm, seed=config.seed)
         if config.storage == "redis":

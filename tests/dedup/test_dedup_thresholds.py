@@ -10,14 +10,21 @@ import pytest
 
 from selfinstruct.cli import main
 from selfinstruct.dedup import DedupConfig, ExactRougeFilter, NearDuplicateFilter
-from selfinstruct.dedup.banding import MAX_BANDS, MAX_PERM, MISS_BOUND, band_miss_probability, plan_banding
+from selfinstruct.dedup.banding import (
+    EXACT_COST,
+    MAX_BANDS,
+    MAX_PERM,
+    MISS_BOUND,
+    band_miss_probability,
+    plan_banding,
+)
 from selfinstruct.dedup.rouge import f_measure_many, lcs_many, tokenize
 from selfinstruct.errors import ConfigError
 
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7, 0.9, 0.05, 0.4, 0.45, 0.6, 0.65, 1.0])
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7, 0.9, 0.0, 0.05, 0.55, 0.6, 0.65, 0.69, 1.0])
 def test_same_decisions_as_exact_at_any_threshold(varied_2000, threshold):
     config = DedupConfig(threshold=threshold)
     fast = NearDuplicateFilter(config)
@@ -46,27 +53,28 @@ def test_plan_per_threshold():
         assert (plan.method, plan.source, plan.bands, plan.rows, plan.min_band_hits) == (
             "lsh", "configured", 200, 4, 2)
         assert plan.worst_case_miss <= MISS_BOUND
-    for t in (0.4, 0.5, 0.6, 0.69):
+    for t in (0.55, 0.6, 0.65, 0.69):
         plan = plan_banding(t, **defaults)
         assert (plan.method, plan.source) == ("lsh", "derived")
+        assert plan.relative_cost <= EXACT_COST
         assert plan.worst_case_miss == band_miss_probability(plan.jaccard_floor, plan.bands, plan.rows,
                                                              plan.min_band_hits) <= MISS_BOUND
         assert plan.num_perm == plan.bands * plan.rows <= MAX_PERM and plan.bands <= MAX_BANDS
         # the configured banding really would break the bound here
         assert band_miss_probability(plan.jaccard_floor, 200, 4, 2) > MISS_BOUND
         assert "would miss" in plan.reason
-    for t in (0.0, 0.1, 0.3, 0.35):
+    for t in (0.0, 0.1, 0.3, 0.4, 0.5):
         plan = plan_banding(t, **defaults)
         assert (plan.method, plan.source) == ("exact", "fallback")
         assert "exactly" in plan.reason
     # A configured banding that already meets the bound is kept, even below 0.7.
-    wide = plan_banding(0.6, bands=400, rows=2, min_band_hits=1, num_perm=800)
-    assert (wide.source, wide.bands, wide.rows) == ("configured", 400, 2)
+    wide = plan_banding(0.5, bands=400, rows=2, min_band_hits=1, num_perm=800)
+    assert (wide.method, wide.source, wide.bands, wide.rows) == ("lsh", "configured", 400, 2)
 
 
 def test_derived_banding_finds_every_pair_above_the_threshold(varied_2000):
-    """Not just the same decisions: at 0.5, every pool text scoring above it is an LSH candidate."""
-    config = DedupConfig(threshold=0.5)
+    """Not just the same decisions: at 0.55, every pool text scoring above it is an LSH candidate."""
+    config = DedupConfig(threshold=0.55)
     fast, exact = NearDuplicateFilter(config), ExactRougeFilter(config)
     assert fast.plan.source == "derived"
     found = total = 0
@@ -74,7 +82,7 @@ def test_derived_banding_finds_every_pair_above_the_threshold(varied_2000):
         seq = exact._vocab.encode(text)
         if seq and len(exact._pool):
             scores = f_measure_many(lcs_many(seq, exact._pool.seqs), len(seq), exact._pool.lens)
-            above = set(np.flatnonzero(scores > 0.5).tolist())
+            above = set(np.flatnonzero(scores > 0.55).tolist())
             if above:
                 _, _, sig = fast._prepare([text])
                 cand = set(fast._index.query(fast._keys(sig)[0], fast.plan.min_band_hits).tolist())
