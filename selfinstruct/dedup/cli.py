@@ -111,9 +111,6 @@ def run(args: argparse.Namespace) -> int:
 
     method = ({"method": "exact", "source": "requested", "threshold": config.threshold} if args.exact
               else filt.plan.as_dict())
-    if method["source"] != "configured":
-        print(f"dedup: threshold {config.threshold:g}: {method.get('reason') or 'exact filter requested'}",
-              file=sys.stderr)
     if untokenizable:
         shown = "; ".join(f"{args.input}:{u['line']}: {_clip(u['text'])!r}" for u in untokenizable[:_EXAMPLES])
         print(f"dedup: warning: {len(untokenizable)} of {len(texts)} texts have no [a-z0-9] token, so ROUGE-L "
@@ -128,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
                               "examples": untokenizable[:_EXAMPLES]},
             "seconds": round(elapsed, 3)}))
     rate = len(texts) / elapsed if elapsed > 0 else float("inf")
-    how = "exact" if method["method"] == "exact" else f"LSH {method['bands']}x{method['rows']}"
+    # Why a plan differs from the configured banding is logged by the filter as a warning.
+    how = {"requested": "exact", "fallback": f"exact: no affordable LSH banding at threshold {config.threshold:g}",
+           "derived": f"LSH {method.get('bands')}x{method.get('rows')} derived for threshold {config.threshold:g}",
+           "configured": f"LSH {method.get('bands')}x{method.get('rows')}"}[method["source"]]
     print(f"dedup ({how}): {len(kept)} kept, {len(rejected)} rejected of {len(texts)} "
           f"(pool started with {n_seeds} seeds; {len(untokenizable)} untokenizable) in {elapsed:.2f} s, "
           f"{rate:,.0f} items/s", file=sys.stderr)
