@@ -3,8 +3,10 @@
 Public surface (pinned by tests/dedup/test_api.py)::
 
     DedupConfig            frozen, keyword-only configuration
-    Decision               keep / max_score / most_similar / avg_similarity_estimate
-    NearDuplicateFilter    MinHash-LSH candidates + exact ROUGE-L check (the fast one)
+    Decision               keep / max_score / most_similar / avg_similarity_estimate / untokenizable
+    NearDuplicateFilter    MinHash-LSH candidates + exact ROUGE-L check (the fast one); ``.plan`` says
+                           which banding serves the threshold, or that it scores the whole pool
+                           (selfinstruct.dedup.banding)
     ExactRougeFilter       the same interface, brute force over the whole pool (the reference)
     rouge_l_f(a, b)        exact rouge_score rougeL fmeasure (a = target, b = prediction)
 

@@ -2,11 +2,14 @@
 
     selfinstruct dedup INPUT --out OUTPUT [--field instruction] [--threshold 0.7]
                        [--seeds FILE] [--exact] [--rejects FILE] [--redis-url URL]
+                       [--untokenizable keep|reject] [--stats FILE]
 
 Kept records are written unchanged, in input order: for JSONL input the original
 line bytes are copied; for a JSON array each record is re-serialised (same keys,
 order and values).  Rejected records go to ``--rejects`` with an added
-``_dedup: {max_score, most_similar}``.  Standard library only at import time.
+``_dedup: {reason, max_score, most_similar}``.  The summary on stderr (and
+``--stats``) says how the threshold was served (LSH banding or exact) and how
+many texts had no token ROUGE-L can compare.  Standard library only at import time.
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", metavar="URL",
                         help="share the LSH index through Redis (redis://host:port/db) with other generators")
     parser.add_argument("--redis-prefix", default="selfinstruct-dedup", help="key prefix of the shared index")
+    parser.add_argument("--untokenizable", choices=("keep", "reject"), default="keep",
+                        help="texts with no [a-z0-9] token (e.g. only Chinese, Arabic, emoji): ROUGE-L cannot "
+                             "compare them, so they are counted and reported, then kept (default) or rejected")
+    parser.add_argument("--stats", metavar="FILE",
+                        help="JSON file for the run's numbers: counts, method/banding, untokenizable examples")
 
 
 def _texts(path: str, records: list[tuple[int, dict[str, Any]]], field: str) -> list[str]:
@@ -59,6 +67,13 @@ def _raw_lines(path: str) -> dict[int, bytes] | None:
     return {n: raw.rstrip(b"\r\n") + b"\n" for n, raw in enumerate(data.splitlines(keepends=True), start=1)}
 
 
+_EXAMPLES = 5
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def run(args: argparse.Namespace) -> int:
     from selfinstruct.dedup import DedupConfig, ExactRougeFilter, NearDuplicateFilter
     from selfinstruct.io import dumps_line, iter_jsonl, read_json_records, write_text_atomic
@@ -66,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.exact and args.redis_url:
         raise ConfigError("--exact and --redis-url cannot be combined (the exact filter keeps no index)")
     config = DedupConfig(threshold=args.threshold, storage="redis" if args.redis_url else "memory",
-                         redis_url=args.redis_url, redis_prefix=args.redis_prefix)
+                         redis_url=args.redis_url, redis_prefix=args.redis_prefix, untokenizable=args.untokenizable)
     records = read_json_records(args.input)
     texts = _texts(args.input, records, args.field)
     raw = _raw_lines(args.input)
@@ -81,17 +96,41 @@ def run(args: argparse.Namespace) -> int:
     decisions = filt.check_and_add_many(texts)
     elapsed = time.perf_counter() - start
 
-    kept, rejected = [], []
-    for (line, record), decision in zip(records, decisions):
+    kept, rejected, untokenizable = [], [], []
+    for (line, record), text, decision in zip(records, texts, decisions):
+        if decision.untokenizable:
+            untokenizable.append({"line": line, "text": text})
         if decision.keep:
             kept.append(raw[line] if raw is not None else dumps_line(record))
         else:
-            rejected.append(dumps_line({**record, "_dedup": {"max_score": decision.max_score,
+            reason = "untokenizable" if decision.untokenizable else "rouge_l_similar"
+            rejected.append(dumps_line({**record, "_dedup": {"reason": reason, "max_score": decision.max_score,
                                                              "most_similar": decision.most_similar}}))
     write_text_atomic(args.out, b"".join(kept))
     if args.rejects:
         write_text_atomic(args.rejects, b"".join(rejected))
+
+    method = ({"method": "exact", "source": "requested", "threshold": config.threshold} if args.exact
+              else filt.plan.as_dict())
+    if untokenizable:
+        shown = "; ".join(f"{args.input}:{u['line']}: {_clip(u['text'])!r}" for u in untokenizable[:_EXAMPLES])
+        print(f"dedup: warning: {len(untokenizable)} of {len(texts)} texts have no [a-z0-9] token, so ROUGE-L "
+              f"cannot compare them ({'kept' if config.untokenizable == 'keep' else 'rejected'}; "
+              f"--untokenizable {'reject' if config.untokenizable == 'keep' else 'keep'} to change): {shown}",
+              file=sys.stderr)
+    if args.stats:
+        write_text_atomic(args.stats, dumps_line({
+            "input": args.input, "records": len(texts), "kept": len(kept), "rejected": len(rejected),
+            "seeds": n_seeds, "threshold": config.threshold, "dedup_method": method,
+            "untokenizable": {"count": len(untokenizable), "policy": config.untokenizable,
+                              "examples": untokenizable[:_EXAMPLES]},
+            "seconds": round(elapsed, 3)}))
     rate = len(texts) / elapsed if elapsed > 0 else float("inf")
-    print(f"dedup{' (exact)' if args.exact else ''}: {len(kept)} kept, {len(rejected)} rejected of {len(texts)} "
-          f"(pool started with {n_seeds} seeds) in {elapsed:.2f} s, {rate:,.0f} items/s", file=sys.stderr)
+    # Why a plan differs from the configured banding is logged by the filter as a warning.
+    how = {"requested": "exact", "fallback": f"exact: no affordable LSH banding at threshold {config.threshold:g}",
+           "derived": f"LSH {method.get('bands')}x{method.get('rows')} derived for threshold {config.threshold:g}",
+           "configured": f"LSH {method.get('bands')}x{method.get('rows')}"}[method["source"]]
+    print(f"dedup ({how}): {len(kept)} kept, {len(rejected)} rejected of {len(texts)} "
+          f"(pool started with {n_seeds} seeds; {len(untokenizable)} untokenizable) in {elapsed:.2f} s, "
+          f"{rate:,.0f} items/s", file=sys.stderr)
     return 0

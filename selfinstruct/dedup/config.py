@@ -6,32 +6,13 @@ config loading never pay for numpy, rapidfuzz or datasketch.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from selfinstruct.dedup.banding import Banding, band_miss_probability, jaccard_floor, plan_banding
 from selfinstruct.errors import ConfigError
 
-__all__ = ["DedupConfig", "Decision", "jaccard_floor", "band_miss_probability"]
-
-
-def jaccard_floor(threshold: float) -> float:
-    """Lowest occurrence-numbered token Jaccard a pair with ROUGE-L F > threshold can have.
-
-    LCS <= M (the multiset overlap), so F = 2L/(m+n) > t gives 2M/(m+n) > t, i.e. a
-    Dice coefficient above t, and Jaccard = Dice / (2 - Dice) > t / (2 - t).
-    """
-    return threshold / (2.0 - threshold)
-
-
-def band_miss_probability(jaccard: float, bands: int, rows: int, min_hits: int = 1) -> float:
-    """Probability that a pair with this Jaccard shares fewer than ``min_hits`` of ``bands`` bands of ``rows``.
-
-    Each band collides independently with probability J^rows, so the number of
-    shared bands is Binomial(bands, J^rows); this is its lower tail.
-    """
-    p = jaccard**rows
-    return sum(math.comb(bands, k) * p**k * (1.0 - p) ** (bands - k) for k in range(min_hits))
+__all__ = ["DedupConfig", "Decision", "jaccard_floor", "band_miss_probability"]  # the last two: banding.py
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +30,8 @@ class DedupConfig:
     storage: Literal["memory", "redis"] = field(default="memory", metadata={"help": "where the LSH buckets live"})
     redis_url: str | None = field(default=None, metadata={"help": "redis://host:port/db for storage='redis'"})
     redis_prefix: str = field(default="selfinstruct-dedup", metadata={"help": "key prefix of the shared index"})
+    untokenizable: Literal["keep", "reject"] = field(default="keep", metadata={
+        "help": "texts with no [a-z0-9] token (ROUGE-L cannot compare them): keep or reject; both are counted"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -67,6 +50,8 @@ class DedupConfig:
             raise ConfigError("dedup.storage = 'redis' needs dedup.redis_url (e.g. redis://127.0.0.1:6379/0)")
         if not self.redis_prefix:
             raise ConfigError("dedup.redis_prefix must not be empty")
+        if self.untokenizable not in ("keep", "reject"):
+            raise ConfigError(f"dedup.untokenizable must be 'keep' or 'reject', got {self.untokenizable!r}")
 
     @property
     def jaccard_floor(self) -> float:
@@ -74,8 +59,14 @@ class DedupConfig:
 
     @property
     def worst_case_miss(self) -> float:
-        """LSH miss probability for a pair sitting exactly on the Jaccard floor (the worst case)."""
+        """LSH miss probability of the *configured* banding for a pair exactly on the Jaccard floor."""
         return band_miss_probability(self.jaccard_floor, self.bands, self.rows, self.min_band_hits)
+
+    @property
+    def banding(self) -> Banding:
+        """What NearDuplicateFilter really uses at this threshold (selfinstruct.dedup.banding)."""
+        return plan_banding(self.threshold, bands=self.bands, rows=self.rows, min_band_hits=self.min_band_hits,
+                            num_perm=self.num_perm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +77,6 @@ class Decision:
     max_score: float  # exact ROUGE-L F of the closest pool text found (0.0 if none)
     most_similar: dict[str, float]  # up to 10 pool texts -> exact score, best first (scores of 0 left out)
     avg_similarity_estimate: float  # ESTIMATE of the mean ROUGE-L F against the pool (random sample)
+    # The text has no [a-z0-9] token (e.g. only CJK, Arabic, emoji or punctuation), so ROUGE-L scores it 0
+    # against everything; ``keep`` then follows DedupConfig.untokenizable instead of a score.
+    untokenizable: bool = False

@@ -6,11 +6,18 @@ text as target) against the pool, it is rejected when the maximum exceeds the
 threshold, and inserted when kept.  ``ExactRougeFilter`` scores the whole pool
 (brute force, but with rapidfuzz's LCS); ``NearDuplicateFilter`` scores only the
 MinHash-LSH candidates, which by construction include every pool text above the
-threshold (see selfinstruct.dedup.lsh), so both make the same decisions.
+threshold (see selfinstruct.dedup.lsh), so both make the same decisions.  At
+thresholds where no affordable banding can promise that, it scores the whole
+pool as well (selfinstruct.dedup.banding decides, and ``plan`` says which).
+
+A text with no [a-z0-9] token scores 0 against everything, so no score can
+reject it: both filters mark its Decision ``untokenizable`` and keep or reject
+it by ``DedupConfig.untokenizable``, never by a score, so they agree on it too.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 
@@ -20,8 +27,11 @@ from selfinstruct.dedup.config import Decision, DedupConfig
 from selfinstruct.dedup.index import PackedBandIndex, RedisBandIndex
 from selfinstruct.dedup.lsh import MinHasher, band_keys
 from selfinstruct.dedup.rouge import Vocabulary, f_measure_many, lcs_many
+from selfinstruct.errors import ConfigError
 
 __all__ = ["NearDuplicateFilter", "ExactRougeFilter"]
+
+log = logging.getLogger(__name__)
 
 _TOP = 10
 _BATCH = 8192  # texts sketched per numpy batch in the bulk paths (bounds the signature matrix)
@@ -86,6 +96,25 @@ def _decision(threshold: float, scores: np.ndarray, labels: Sequence[str], avg: 
                     avg_similarity_estimate=avg)
 
 
+def _untokenizable(config: DedupConfig) -> Decision:
+    return Decision(keep=config.untokenizable == "keep", max_score=0.0, most_similar={},
+                    avg_similarity_estimate=0.0, untokenizable=True)
+
+
+_NO_POOL = Decision(keep=True, max_score=0.0, most_similar={}, avg_similarity_estimate=0.0)
+
+
+def _exact_check(config: DedupConfig, pool: _Pool, seq: str) -> Decision:
+    """Score ``seq`` against the whole pool."""
+    if not seq:
+        return _untokenizable(config)
+    if not len(pool):
+        return _NO_POOL
+    scores = f_measure_many(lcs_many(seq, pool.seqs), len(seq), pool.lens)
+    # Here the "estimate" is the exact mean: every pool item was scored anyway.
+    return _decision(config.threshold, scores, pool.texts, float(scores.mean()))
+
+
 class _FilterBase:
     def __init__(self, config: DedupConfig) -> None:
         self.config = config
@@ -110,6 +139,20 @@ class _FilterBase:
     def add_many(self, texts: Iterable[str]) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _add_many_exact(self, texts: Iterable[str]) -> None:
+        texts = list(texts)
+        self._pool.extend(texts, [self._vocab.encode(t) for t in texts])
+
+    def _check_and_add_many_exact(self, texts: Iterable[str]) -> list[Decision]:
+        out = []
+        for text in texts:
+            seq = self._vocab.encode(text)
+            decision = _exact_check(self.config, self._pool, seq)
+            if decision.keep:
+                self._pool.extend([text], [seq])
+            out.append(decision)
+        return out
+
     def check_and_add_many(self, texts: Iterable[str]) -> list[Decision]:  # pragma: no cover
         raise NotImplementedError
 
@@ -124,49 +167,51 @@ class ExactRougeFilter(_FilterBase):
         super().__init__(config)
 
     def add_many(self, texts: Iterable[str]) -> None:
-        texts = list(texts)
-        self._pool.extend(texts, [self._vocab.encode(t) for t in texts])
+        self._add_many_exact(texts)
 
     def _check_seq(self, text: str, seq: str, sig: np.ndarray | None) -> Decision:
-        pool = self._pool
-        if not seq or not len(pool):
-            return Decision(keep=True, max_score=0.0, most_similar={}, avg_similarity_estimate=0.0)
-        scores = f_measure_many(lcs_many(seq, pool.seqs), len(seq), pool.lens)
-        # Here the "estimate" is the exact mean: every pool item was scored anyway.
-        return _decision(self.config.threshold, scores, pool.texts, float(scores.mean()))
+        return _exact_check(self.config, self._pool, seq)
 
     def check_and_add_many(self, texts: Iterable[str]) -> list[Decision]:
-        out = []
-        for text in texts:
-            seq = self._vocab.encode(text)
-            decision = self._check_seq(text, seq, None)
-            if decision.keep:
-                self._pool.extend([text], [seq])
-            out.append(decision)
-        return out
+        return self._check_and_add_many_exact(texts)
 
 
 class NearDuplicateFilter(_FilterBase):
-    """MinHash-LSH candidates, then the exact ROUGE-L on them only (see lsh.py for why none are missed)."""
+    """MinHash-LSH candidates, then the exact ROUGE-L on them only (see lsh.py for why none are missed).
+
+    ``plan`` (a selfinstruct.dedup.banding.Banding) is the banding used at this
+    threshold; where it is ``method="exact"`` this filter scores the whole pool,
+    exactly as ExactRougeFilter does.
+    """
 
     def __init__(self, config: DedupConfig = DedupConfig()) -> None:
         super().__init__(config)
-        self._hasher = MinHasher(self._vocab, num_perm=config.num_perm, seed=config.seed)
+        self.plan = plan = config.banding
+        if plan.source != "configured":
+            log.warning("dedup at threshold %g: %s", config.threshold, plan.reason)
+        self._exact = plan.method == "exact"
         self._rng = np.random.default_rng(config.seed)
         self._index: PackedBandIndex | None = None
         self._redis: RedisBandIndex | None = None
         self._redis_seqs: dict[str, str] = {}
+        if self._exact:
+            if config.storage == "redis":
+                raise ConfigError(f"dedup.threshold = {config.threshold:g} needs the exact filter ({plan.reason}), "
+                                  "which keeps no index to share: use storage = 'memory' or a higher threshold")
+            return
+        self._hasher = MinHasher(self._vocab, num_perm=plan.num_perm, seed=config.seed)
         if config.storage == "redis":
             assert config.redis_url is not None  # DedupConfig guarantees it
+            # datasketch's query is a union over bands (one shared band suffices): a superset of
+            # the min_band_hits rule, so the plan's miss bound holds there too.
             self._redis = RedisBandIndex(url=config.redis_url, prefix=config.redis_prefix,
-                                         num_perm=config.num_perm, bands=config.bands, rows=config.rows,
+                                         num_perm=plan.num_perm, bands=plan.bands, rows=plan.rows,
                                          seed=config.seed)
         else:
-            self._index = PackedBandIndex(bands=config.bands, buffer_items=config.buffer_items)
+            self._index = PackedBandIndex(bands=plan.bands, buffer_items=config.buffer_items)
 
     def _keys(self, sig: np.ndarray) -> np.ndarray:
-        c = self.config
-        return band_keys(sig, bands=c.bands, rows=c.rows, seed=c.seed)
+        return band_keys(sig, bands=self.plan.bands, rows=self.plan.rows, seed=self.config.seed)
 
     def _batches(self, texts: Iterable[str]) -> Iterable[tuple[list[str], list[str], np.ndarray]]:
         batch: list[str] = []
@@ -184,6 +229,8 @@ class NearDuplicateFilter(_FilterBase):
 
     def add_many(self, texts: Iterable[str]) -> None:
         """Bulk insert without checks (seeds, or rebuilding the pool on resume)."""
+        if self._exact:
+            return self._add_many_exact(texts)
         for batch, seqs, sig in self._batches(texts):
             first = self._pool.extend(batch, seqs)
             live = np.array([bool(s) for s in seqs])  # a text without tokens can never score above 0
@@ -196,6 +243,8 @@ class NearDuplicateFilter(_FilterBase):
 
     def check_and_add_many(self, texts: Iterable[str]) -> list[Decision]:
         """Greedy, in order: each text is checked against the seeds and every text kept before it."""
+        if self._exact:
+            return self._check_and_add_many_exact(texts)
         out = []
         for batch, seqs, sig in self._batches(texts):
             keys = self._keys(sig) if self._index is not None else None
@@ -214,22 +263,26 @@ class NearDuplicateFilter(_FilterBase):
         return out
 
     def check(self, text: str) -> Decision:
+        if self._exact:
+            return _exact_check(self.config, self._pool, self._vocab.encode(text))
         _, seqs, sig = self._prepare([text])
         return self._check_seq(text, seqs[0], sig[0])
 
     def _check_seq(self, text: str, seq: str, sig: np.ndarray | None,  # type: ignore[override]
                    keys: np.ndarray | None = None) -> Decision:
         n = len(self._pool)
+        if not seq:
+            return _untokenizable(self.config)
         # A shared (Redis) index may hold texts although this process's pool is empty.
-        if not seq or (not n and self._redis is None):
-            return Decision(keep=True, max_score=0.0, most_similar={}, avg_similarity_estimate=0.0)
+        if not n and self._redis is None:
+            return _NO_POOL
         assert sig is not None
         # The average is an ESTIMATE: the mean exact score over avg_sample pool
         # items drawn uniformly (with replacement), scored in the same call as the candidates.
         sample = self._rng.integers(0, n, size=self.config.avg_sample if n else 0)
         if self._index is not None:
             ids = self._index.query(self._keys(sig[None, :])[0] if keys is None else keys,
-                                    self.config.min_band_hits)
+                                    self.plan.min_band_hits)
             scores = self._pool.scores(seq, np.concatenate([ids, sample]))
             avg = float(scores[ids.size:].mean()) if sample.size else 0.0
             return _decision(self.config.threshold, scores[: ids.size], _Labels(self._pool.texts, ids), avg)

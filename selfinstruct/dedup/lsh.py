@@ -38,6 +38,10 @@ near-duplicates sit), and the raw band lookups that remain are cheap numpy.
 Measured recall against the brute-force filter, and timings, are in
 benchmarks/results/dedup.md.
 
+All of the above is for t = 0.7.  The floor t/(2-t) falls with the threshold,
+and this banding stops meeting its bound below 0.7: selfinstruct.dedup.banding
+derives a banding per threshold, or falls back to scoring the whole pool.
+
 The sketch follows datasketch's "affine32" scheme exactly (a 32-bit hash of the
 feature, the MurmurHash3 finaliser, then ``a*h + b mod 2^32`` with datasketch's
 own permutation parameters for the seed), so a row of ``sketch_many`` equals

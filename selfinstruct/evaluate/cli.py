@@ -68,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
     )
     metrics = evaluate(cfg)
     width = max(len(name) for name in metrics)
-    print(f"{'model':<{width}}  {'BLEU':>6}  {'ROUGE-L':>7}  {'BERTScore-F1':>12}  n")
+    print(f"{'model':<{width}}  {'BLEU':>6}  {'ROUGE-L':>7}  {'BERTScore-F1':>12}  n  coverage")
     for name, m in metrics.items():
         bs = "-" if m["bertscore_f1"] is None else f"{m['bertscore_f1']:.4f}"
-        print(f"{name:<{width}}  {m['bleu']:6.2f}  {m['rouge_l']:7.4f}  {bs:>12}  {m['n']}")
+        cov = m["coverage"]
+        print(f"{name:<{width}}  {m['bleu']:6.2f}  {m['rouge_l']:7.4f}  {bs:>12}  {m['n']}  "
+              f"{cov['predicted']}/{cov['tasks']}")
     print(f"report: {args.out / 'report.md'}")
     return 0

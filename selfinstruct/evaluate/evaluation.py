@@ -1,4 +1,9 @@
-"""Score prediction files against the human targets and write the report: the library side of `selfinstruct evaluate`."""
+"""Score prediction files against the human targets and write the report: the library side of `selfinstruct evaluate`.
+
+Models are compared on the same tasks only: when the files cover different
+tasks, every model is scored on the tasks all of them predicted, and each
+model's coverage (tasks predicted / tasks in the evaluation set) is reported.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from selfinstruct.errors import ConfigError
+from selfinstruct.errors import ConfigError, InputError
 from selfinstruct.evaluate.bertscore import BertScoreConfig, bertscore_f1, resolve_model
 from selfinstruct.evaluate.metrics import BootstrapConfig, per_app_breakdown, score_tasks, summarize
 from selfinstruct.evaluate.predictions import ModelPredictions, load_predictions
@@ -18,12 +23,13 @@ from selfinstruct.evaluate.report import ModelResult, metrics_json, write_report
 from selfinstruct.evaluate.tasks import (
     DEFAULT_TASKS_PATH,
     REPO_ROOT,
+    EvalTask,
     baseline_prediction_files,
     load_tasks,
     require_eval_extra,
 )
 
-__all__ = ["EvaluateConfig", "evaluate"]
+__all__ = ["EvaluateConfig", "evaluate", "coverage", "restrict_to_shared"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,37 @@ def _add_bertscore(models: list[ModelPredictions], scores: list, cfg: BertScoreC
     return out, info
 
 
+def coverage(models: list[ModelPredictions], tasks: list[EvalTask]) -> dict[str, dict[str, Any]]:
+    """Per model: tasks of the evaluation set it predicted, out of how many, and the share."""
+    task_ids = {t.id for t in tasks}
+    out = {}
+    for m in models:
+        predicted = sum(p.id in task_ids for p in m.pairs)
+        out[m.name] = {"predicted": predicted, "tasks": len(tasks),
+                       "share": round(predicted / len(tasks), 6) if tasks else 0.0}
+    return out
+
+
+def restrict_to_shared(models: list[ModelPredictions], tasks: list[EvalTask]) -> tuple[list[ModelPredictions], int]:
+    """Keep only the tasks every model predicted, in task-file order; return them and how many pairs were dropped.
+
+    Scores of models answering different tasks are not comparable (tasks differ
+    widely in difficulty), so a 3-task file next to 252-task baselines makes all
+    of them be scored on those 3 tasks.
+    """
+    shared = set.intersection(*({p.id for p in m.pairs} for m in models))
+    if all(len(m.pairs) == len(shared) for m in models):
+        return models, 0
+    if not shared:
+        raise InputError("the prediction files share no task, so their scores cannot be compared: "
+                         + ", ".join(f"{m.path} ({len(m.pairs)} predictions)" for m in models))
+    order = {t.id: i for i, t in enumerate(tasks)}
+    restricted = [dataclasses.replace(m, pairs=tuple(sorted(
+        (p for p in m.pairs if p.id in shared), key=lambda p: (order.get(p.id, len(order)), p.id))))
+        for m in models]
+    return restricted, sum(len(m.pairs) for m in models) - sum(len(m.pairs) for m in restricted)
+
+
 def _sacrebleu_signature() -> str:
     from sacrebleu.metrics import BLEU
 
@@ -92,6 +129,17 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         seen[m.name] = Path(f)
         models.append(m)
 
+    covered = coverage(models, tasks)
+    models, dropped = restrict_to_shared(models, tasks)
+    n_shared = len(models[0].pairs)
+    for name, c in covered.items():
+        if c["predicted"] < c["tasks"]:
+            log.warning("%s: predicted %d of %d tasks (%.1f%% coverage)", name, c["predicted"], c["tasks"],
+                        100 * c["share"])
+    if dropped:
+        log.warning("the prediction files cover different tasks: every model is scored on the %d tasks all of them "
+                    "predicted (%d predictions left out); see coverage in metrics.json", n_shared, dropped)
+
     scores = [score_tasks([p.response for p in m.pairs], [p.target for p in m.pairs]) for m in models]
     bert_info = None
     if cfg.bertscore is not None:
@@ -109,6 +157,8 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         "sacrebleu_signature": _sacrebleu_signature(),
         "rouge": "rouge_score rougeL F-measure, use_stemmer=True",
         "bertscore": bert_info,
+        "coverage": covered,
+        "shared_tasks": n_shared,
     }
     plots = []
     if cfg.plots:
@@ -117,10 +167,10 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         plots = write_plots(cfg.out_dir, results)
     write_report(cfg.out_dir, results, settings, plots)
     for res in results:
-        log.info("%s: BLEU %.2f  ROUGE-L %.4f  BERTScore-F1 %s  (n=%d)", res.name, res.summary["bleu"].value,
-                 res.summary["rouge_l"].value,
+        log.info("%s: BLEU %.2f  ROUGE-L %.4f  BERTScore-F1 %s  (n=%d, coverage %d/%d)", res.name,
+                 res.summary["bleu"].value, res.summary["rouge_l"].value,
                  f"{res.summary['bertscore_f1'].value:.4f}" if "bertscore_f1" in res.summary else "-",
-                 res.scores.n)
+                 res.scores.n, covered[res.name]["predicted"], covered[res.name]["tasks"])
     if not np.isfinite([iv.value for r in results for iv in r.summary.values()]).all():
         log.warning("some metric is not finite; see per_task.jsonl")
-    return metrics_json(results)
+    return metrics_json(results, covered)

@@ -1,7 +1,9 @@
 """PNG figures for the evaluation report: metric bars with CIs, a per-app heatmap, response-length distributions.
 
 matplotlib is imported inside ``pyplot()`` with the Agg backend so no display is
-needed and importing this module costs nothing.
+needed and importing this module costs nothing.  Every figure comes from
+``subplots()``, which uses matplotlib's constrained layout: it reserves room for
+a suptitle above the axes titles (a plain ``fig.suptitle`` is drawn over them).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from selfinstruct.errors import StorageError
 if TYPE_CHECKING:
     from selfinstruct.evaluate.report import ModelResult
 
-__all__ = ["write_plots", "save_figure", "pyplot"]
+__all__ = ["write_plots", "save_figure", "pyplot", "subplots", "LAYOUT"]
+
+LAYOUT = "constrained"
 
 _BAR_METRICS = [("bleu", "BLEU (corpus, 0-100)"), ("rouge_l", "ROUGE-L F (0-1)"),
                 ("bertscore_f1", "BERTScore-F1"), ("bertscore_f1_rescaled", "BERTScore-F1 (rescaled)")]
@@ -29,6 +33,11 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def subplots(*args, **kwargs):
+    """``plt.subplots`` with the layout every figure here uses."""
+    return pyplot().subplots(*args, layout=LAYOUT, **kwargs)
 
 
 def save_figure(fig, path: Path) -> str:
@@ -44,10 +53,9 @@ def save_figure(fig, path: Path) -> str:
 
 
 def _bars(results: list[ModelResult], path: Path) -> str:
-    plt = pyplot()
     metrics = [(k, t) for k, t in _BAR_METRICS if all(k in r.summary for r in results)]
     names = [r.name for r in results]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 0.45 * len(names) + 1.6), squeeze=False)
+    fig, axes = subplots(1, len(metrics), figsize=(4.2 * len(metrics), 0.45 * len(names) + 1.6), squeeze=False)
     y = np.arange(len(names))
     for ax, (key, title) in zip(axes[0], metrics, strict=True):
         vals = np.array([r.summary[key].value for r in results])
@@ -63,7 +71,6 @@ def _bars(results: list[ModelResult], path: Path) -> str:
 
 
 def _heatmap(results: list[ModelResult], path: Path) -> str:
-    plt = pyplot()
     apps = sorted({app for r in results for app in r.per_app})
     grid = np.full((len(apps), len(results)), np.nan)
     for j, res in enumerate(results):
@@ -74,7 +81,7 @@ def _heatmap(results: list[ModelResult], path: Path) -> str:
     order = np.argsort(-np.nanmean(grid, axis=1), kind="stable")
     grid = grid[order]
     labels = [f"{apps[i]} ({results[0].per_app.get(apps[i], {}).get('n', '?')})" for i in order]
-    fig, ax = plt.subplots(figsize=(1.1 * len(results) + 4, 0.22 * len(apps) + 1.8))
+    fig, ax = subplots(figsize=(1.1 * len(results) + 4, 0.22 * len(apps) + 1.8))
     im = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(0.5, float(np.nanmax(grid))))
     ax.set_xticks(np.arange(len(results)), [r.name for r in results], rotation=45, ha="right")
     ax.set_yticks(np.arange(len(apps)), labels, fontsize=7)
@@ -84,11 +91,10 @@ def _heatmap(results: list[ModelResult], path: Path) -> str:
 
 
 def _lengths(results: list[ModelResult], path: Path) -> str:
-    plt = pyplot()
     data = [[max(1, len(p.target.split())) for p in results[0].predictions.pairs]]
     data += [[max(1, len(p.response.split())) for p in r.predictions.pairs] for r in results]
     labels = ["human target"] + [r.name for r in results]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(labels) + 1.5))
+    fig, ax = subplots(figsize=(8, 0.45 * len(labels) + 1.5))
     ax.boxplot(data, vert=False, tick_labels=labels, showfliers=True, flierprops={"markersize": 2})
     ax.set_xscale("log")
     ax.invert_yaxis()

@@ -4,7 +4,8 @@ A prediction file is JSONL with at least ``response``; ``target`` and
 ``instruction`` are expected too. Our own files carry ``id``; the vendored
 baselines do not, but they list the tasks in the task file's order, so a record
 is matched by ``id`` first, then by position (when the instruction agrees), then
-by a unique instruction text.
+by a unique instruction text.  Two records that resolve to the same task are an
+error (a file holding every prediction twice would otherwise count each task twice).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def load_predictions(path: str | os.PathLike[str], tasks: list[EvalTask]) -> Mod
         by_text.setdefault(_norm(t.instruction), []).append(t)
 
     pairs: list[ScoredPair] = []
+    first_line: dict[str, int] = {}
     unmatched = 0
     for position, (line, rec) in enumerate(iter_jsonl(path)):
         response = _text(rec, "response", path=p, line=line, required=True)
@@ -99,8 +101,13 @@ def load_predictions(path: str | os.PathLike[str], tasks: list[EvalTask]) -> Mod
             app = task.motivation_app if task is not None else UNKNOWN_APP
         if task is None:
             unmatched += 1
+        pair_id = rec_id if isinstance(rec_id, str) else (task.id if task is not None else f"line_{line}")
+        if pair_id in first_line:
+            raise InputError(f"duplicate prediction for task {pair_id!r} (first at line {first_line[pair_id]}); "
+                             "each task may be predicted once", path=p, line=line)
+        first_line[pair_id] = line
         pairs.append(ScoredPair(
-            id=rec_id if isinstance(rec_id, str) else (task.id if task is not None else f"line_{line}"),
+            id=pair_id,
             motivation_app=app.strip(),
             instruction=(instruction or (task.instruction if task else "")).strip(),
             response=response.strip(),

@@ -72,8 +72,12 @@ def _r(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-def metrics_json(results: list[ModelResult]) -> dict[str, Any]:
-    """``{model: {bleu, sentence_bleu, rouge_l, bertscore_f1, bertscore_f1_rescaled, n, ci: {metric: [lo, hi]}}}``."""
+def metrics_json(results: list[ModelResult], coverage: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``{model: {bleu, sentence_bleu, rouge_l, bertscore_f1, bertscore_f1_rescaled, n, ci: {metric: [lo, hi]}}}``.
+
+    ``n`` is the number of tasks scored (those every model predicted); with
+    ``coverage`` each entry also gets ``coverage: {predicted, tasks, share}``.
+    """
     out: dict[str, Any] = {}
     for res in results:
         entry: dict[str, Any] = {}
@@ -82,6 +86,8 @@ def metrics_json(results: list[ModelResult]) -> dict[str, Any]:
             entry[key] = None if iv is None else _r(iv.value)
         entry["n"] = res.scores.n
         entry["ci"] = {key: [_r(iv.low), _r(iv.high)] for key, iv in res.summary.items()}
+        if coverage is not None:
+            entry["coverage"] = coverage[res.name]
         out[res.name] = entry
     return out
 
@@ -94,16 +100,19 @@ def _csv_text(header: list[str], rows: list[list[Any]]) -> str:
     return buf.getvalue()
 
 
-def _metrics_csv(results: list[ModelResult]) -> str:
+def _metrics_csv(results: list[ModelResult], coverage: dict[str, dict[str, Any]] | None) -> str:
     header = ["model", "n"]
     for key, _, _ in METRICS:
         header += [key, f"{key}_ci_low", f"{key}_ci_high"]
+    header += ["tasks_predicted", "coverage"]
     rows = []
     for res in results:
         row: list[Any] = [res.name, res.scores.n]
         for key, _, _ in METRICS:
             iv = res.summary.get(key)
             row += ["", "", ""] if iv is None else [_r(iv.value), _r(iv.low), _r(iv.high)]
+        cov = (coverage or {}).get(res.name)
+        row += ["", ""] if cov is None else [cov["predicted"], cov["share"]]
         rows.append(row)
     return _csv_text(header, rows)
 
@@ -172,6 +181,7 @@ def _markdown(results: list[ModelResult], settings: dict[str, Any], plots: list[
               f"- 95% intervals: {settings['bootstrap']['resamples']} paired bootstrap resamples of the tasks "
               f"(seed {settings['bootstrap']['seed']}).",
               f"- BLEU: sacrebleu `{settings['sacrebleu_signature']}`. ROUGE-L: rouge_score rougeL F, Porter stemmer."]
+    lines += _coverage_lines(results, settings)
     bs = settings.get("bertscore")
     if bs is None:
         lines.append("- BERTScore: not computed (`--no-bertscore`).")
@@ -216,6 +226,19 @@ def _markdown(results: list[ModelResult], settings: dict[str, Any], plots: list[
     return "\n".join(lines) + "\n"
 
 
+def _coverage_lines(results: list[ModelResult], settings: dict[str, Any]) -> list[str]:
+    cov = settings.get("coverage")
+    if not cov:
+        return []
+    full = all(c["predicted"] == c["tasks"] for c in cov.values())
+    n = settings.get("shared_tasks", results[0].scores.n if results else 0)
+    if full:
+        return [f"- Coverage: every model predicted all {n} tasks."]
+    each = "; ".join(f"`{name}` {c['predicted']}/{c['tasks']} ({100 * c['share']:.1f}%)" for name, c in cov.items())
+    return [f"- **Coverage differs: every model is scored on the {n} tasks all of them predicted**, so the scores "
+            f"below are comparable with each other, not with full-set figures. Tasks predicted: {each}."]
+
+
 def _app_ranking(results: list[ModelResult]) -> list[tuple[str, int, float]]:
     apps: dict[str, list[float]] = {}
     sizes: dict[str, int] = {}
@@ -232,8 +255,9 @@ def write_report(out_dir: Path, results: list[ModelResult], settings: dict[str, 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / n for n in ("metrics.json", "metrics.csv", "per_app.csv", "per_task.jsonl",
                                       "settings.json", "report.md")]
-    write_json_atomic(written[0], metrics_json(results))
-    write_text_atomic(written[1], _metrics_csv(results))
+    coverage = settings.get("coverage")
+    write_json_atomic(written[0], metrics_json(results, coverage))
+    write_text_atomic(written[1], _metrics_csv(results, coverage))
     write_text_atomic(written[2], _per_app_csv(results))
     write_jsonl_atomic(written[3], _per_task_records(results))
     write_json_atomic(written[4], settings)

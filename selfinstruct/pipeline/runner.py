@@ -84,7 +84,8 @@ class SelfInstructPipeline:
         self.pool_clf: list[str] = []
         self.labels: dict[str, bool] = {}
         self.has_instances: set[str] = set()
-        self.rejects: collections.Counter[str] = collections.Counter()
+        self.rejects: collections.Counter[str] = collections.Counter()  # whole job, restored on resume
+        self._rejects_published: collections.Counter[str] = collections.Counter()
         self.downstream: collections.deque[tuple[str, str]] = collections.deque()
         self._scheduled: set[str] = set()   # instructions with a stage queued or running
         self.gen_next = 0
@@ -129,6 +130,7 @@ class SelfInstructPipeline:
             self.has_instances.add(data["instruction"])
         for _, data in self.store.records("reject"):
             self.rejects[f"{data['stage']}:{data['reason']}"] += 1
+        self._rejects_published = self.rejects.copy()  # earlier processes' rejects are not this one's events
         rows = self.store.query("SELECT id FROM results WHERE id LIKE 'gen-%'")
         self.gen_next = 1 + max((int(r[0][4:]) for r in rows), default=-1)
         # Answers that were committed but not processed before the last stop.
@@ -417,6 +419,12 @@ class SelfInstructPipeline:
             "rejects_by_reason": dict(sorted(self.rejects.items())),
             "generation_requests": self.gen_next,
         })
+        # /metrics counts events of this process only (selfinstruct.service.metrics); the stats object
+        # outlives a run within one process, so the new rejects are added to what it already holds.
+        seen = self.stats.extra.setdefault("rejects_this_process", {})
+        for key, n in (self.rejects - self._rejects_published).items():
+            seen[key] = seen.get(key, 0) + n
+        self._rejects_published = self.rejects.copy()
 
 
 def _write_rejects(store: Any, conn: Any, key_base: str, rejects: list[tuple[str, str, str, dict[str, Any]]]) -> None:

@@ -4,13 +4,20 @@ Nothing is counted twice: the engine already keeps counters per job
 (``EngineStats``) and per endpoint (the shared ``Throttle``), so a custom
 collector turns them into metric families when ``/metrics`` is scraped. No
 module-level registry or metric objects exist, so two services (or tests) in
-one process never see each other's numbers. Counters restart at zero with the
-process, which Prometheus' ``rate()`` handles.
+one process never see each other's numbers.
+
+One rule for every counter (Prometheus' own): a ``*_total`` counts events this
+process has seen since it started, from zero, and never goes down while it
+runs; ``rate()`` and ``increase()`` handle the reset at a restart.  A resumed
+job therefore starts its counters at zero in a new process (its rejects are
+``rejects_this_process``, not the restored ``rejects_by_reason``), while GET
+/jobs/<id> keeps the job's totals over its whole life.  Gauges show current
+state (accepted instructions of the whole job, jobs by state, in flight).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -18,7 +25,51 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from selfinstruct.service.states import STATES
 
-__all__ = ["ServiceCollector", "build_registry", "render"]
+__all__ = ["ServiceCollector", "build_registry", "render", "job_metrics"]
+
+
+def job_metrics(stats: Mapping[str, Any]) -> list[Metric]:
+    """Per-job families from ``{job id: EngineStats}`` of the jobs this process has run."""
+    requests = CounterMetricFamily("selfinstruct_requests", "Requests finished, by outcome (ok: answered by "
+                                   "the endpoint; cached: answered from the checkpoint; failed: out of "
+                                   "attempts)", labels=["job", "status"])
+    calls = CounterMetricFamily("selfinstruct_http_calls", "HTTP calls sent, retries included", labels=["job"])
+    errors = CounterMetricFamily("selfinstruct_http_errors", "Failed HTTP calls by kind (status or error)",
+                                 labels=["job", "kind"])
+    tokens = CounterMetricFamily("selfinstruct_tokens", "Tokens reported by the endpoint",
+                                 labels=["job", "kind"])
+    retries = CounterMetricFamily("selfinstruct_retries", "Calls that were retries", labels=["job"])
+    limited = CounterMetricFamily("selfinstruct_rate_limited", "HTTP 429 answers", labels=["job"])
+    in_flight = GaugeMetricFamily("selfinstruct_in_flight", "Calls in flight", labels=["job"])
+    window = GaugeMetricFamily("selfinstruct_concurrency_window", "Current adaptive concurrency window",
+                               labels=["job"])
+    accepted = GaugeMetricFamily("selfinstruct_accepted_instructions", "Instructions accepted so far",
+                                 labels=["job"])
+    target = GaugeMetricFamily("selfinstruct_target_instructions", "Instructions the job asks for",
+                               labels=["job"])
+    rejected = CounterMetricFamily("selfinstruct_rejected", "Rejected instructions and instances, by stage "
+                                   "and reason, decided by this process (job totals: GET /jobs/<id>)",
+                                   labels=["job", "stage", "reason"])
+    for job, s in sorted(stats.items()):
+        requests.add_metric([job, "ok"], max(0, s.done - s.cached))
+        requests.add_metric([job, "cached"], s.cached)
+        requests.add_metric([job, "failed"], s.failed)
+        calls.add_metric([job], s.calls)
+        for kind, n in sorted(s.errors.items()):
+            errors.add_metric([job, str(kind)], n)
+        tokens.add_metric([job, "prompt"], s.prompt_tokens)
+        tokens.add_metric([job, "completion"], s.completion_tokens)
+        retries.add_metric([job], s.retries)
+        limited.add_metric([job], s.rate_limited)
+        in_flight.add_metric([job], s.in_flight)
+        window.add_metric([job], s.window)
+        accepted.add_metric([job], s.extra.get("accepted_instructions", 0))
+        if s.extra.get("target_instructions"):
+            target.add_metric([job], s.extra["target_instructions"])
+        for key, n in sorted((s.extra.get("rejects_this_process") or {}).items()):
+            stage, _, reason = key.partition(":")
+            rejected.add_metric([job, stage, reason], n)
+    return [requests, calls, errors, tokens, retries, limited, in_flight, window, accepted, target, rejected]
 
 
 class ServiceCollector:
@@ -29,45 +80,7 @@ class ServiceCollector:
 
     def collect(self) -> Iterator[Metric]:
         m = self.manager
-        requests = CounterMetricFamily("selfinstruct_requests", "Requests finished, by outcome (ok: answered by "
-                                       "the endpoint; cached: answered from the checkpoint; failed: out of "
-                                       "attempts)", labels=["job", "status"])
-        calls = CounterMetricFamily("selfinstruct_http_calls", "HTTP calls sent, retries included", labels=["job"])
-        errors = CounterMetricFamily("selfinstruct_http_errors", "Failed HTTP calls by kind (status or error)",
-                                     labels=["job", "kind"])
-        tokens = CounterMetricFamily("selfinstruct_tokens", "Tokens reported by the endpoint",
-                                     labels=["job", "kind"])
-        retries = CounterMetricFamily("selfinstruct_retries", "Calls that were retries", labels=["job"])
-        limited = CounterMetricFamily("selfinstruct_rate_limited", "HTTP 429 answers", labels=["job"])
-        in_flight = GaugeMetricFamily("selfinstruct_in_flight", "Calls in flight", labels=["job"])
-        window = GaugeMetricFamily("selfinstruct_concurrency_window", "Current adaptive concurrency window",
-                                   labels=["job"])
-        accepted = GaugeMetricFamily("selfinstruct_accepted_instructions", "Instructions accepted so far",
-                                     labels=["job"])
-        target = GaugeMetricFamily("selfinstruct_target_instructions", "Instructions the job asks for",
-                                   labels=["job"])
-        rejected = CounterMetricFamily("selfinstruct_rejected", "Rejected instructions and instances, by stage "
-                                       "and reason (whole job, restored on resume)", labels=["job", "stage", "reason"])
-        for job, s in sorted(m.stats.items()):
-            requests.add_metric([job, "ok"], max(0, s.done - s.cached))
-            requests.add_metric([job, "cached"], s.cached)
-            requests.add_metric([job, "failed"], s.failed)
-            calls.add_metric([job], s.calls)
-            for kind, n in sorted(s.errors.items()):
-                errors.add_metric([job, str(kind)], n)
-            tokens.add_metric([job, "prompt"], s.prompt_tokens)
-            tokens.add_metric([job, "completion"], s.completion_tokens)
-            retries.add_metric([job], s.retries)
-            limited.add_metric([job], s.rate_limited)
-            in_flight.add_metric([job], s.in_flight)
-            window.add_metric([job], s.window)
-            accepted.add_metric([job], s.extra.get("accepted_instructions", 0))
-            if s.extra.get("target_instructions"):
-                target.add_metric([job], s.extra["target_instructions"])
-            for key, n in sorted((s.extra.get("rejects_by_reason") or {}).items()):
-                stage, _, reason = key.partition(":")
-                rejected.add_metric([job, stage, reason], n)
-        yield from (requests, calls, errors, tokens, retries, limited, in_flight, window, accepted, target, rejected)
+        yield from job_metrics(m.stats)
 
         counts = m.store.count_by_state()
         jobs = GaugeMetricFamily("selfinstruct_jobs", "Jobs by state", labels=["state"])

@@ -89,3 +89,46 @@ def corpora(seed_texts: list[str], eval_texts: list[str]) -> dict[str, tuple[lis
         "synthetic": (seed_texts, synthetic),
         "no-seeds": ([], edges + templated[:150] + mutated[:300]),
     }
+
+
+NON_LATIN = [
+    "请把这句话翻译成英文。", "写一首关于大海的诗。", "请把这句话翻译成英文。", "日本語の文を翻訳してください。",
+    "اكتب قصيدة عن البحر.", "Напиши стихотворение о море.", "바다에 관한 시를 써 주세요.", "😀😀😀", "—…—",
+]
+
+
+def _responses(path: Path, words: int) -> list[str]:
+    """First ``words`` words of each answer in a vendored prediction file: prose unlike the instructions."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            text = " ".join(str(json.loads(line).get("response", "")).split()[:words])
+            if text:
+                out.append(text)
+    return out
+
+
+@pytest.fixture(scope="session")
+def varied_2000(seed_texts: list[str], eval_texts: list[str]) -> list[str]:
+    """2,000 texts with near-duplicates at every similarity level, in a fixed order.
+
+    Real seed and evaluation instructions, the starts of the vendored baseline
+    answers, template fill-ins and a synthetic stream, then copies of them with
+    1 to 8 word edits (each edit lowers ROUGE-L by a different amount, so pairs
+    fall on both sides of every threshold), plus texts with no [a-z0-9] token.
+    """
+    rng = random.Random(2000)
+    preds = ROOT / "data" / "human_eval" / "predictions"
+    answers = (_responses(preds / "davinci_predictions.jsonl", 24)
+               + _responses(preds / "text-davinci-003_predictions.jsonl", 16))
+    templated = [tpl.format(lang=lang, task=task) for tpl in TEMPLATES for lang in LANGS[:4] for task in TASKS[:6]]
+    synthetic = list(instruction_stream(seed_texts + eval_texts, 300, seed=11, dup_rate=0.0, template_rate=0.2))
+    base = seed_texts + eval_texts + rng.sample(answers, 300) + templated + synthetic
+    rng.shuffle(base)
+    base = base[:1100]
+    mutated = [mutate(rng.choice(base), rng, edits=rng.randint(1, 8))
+               for _ in range(2000 - len(base) - len(NON_LATIN))]
+    texts = base + mutated + NON_LATIN
+    rng.shuffle(texts)
+    assert len(texts) == 2000
+    return texts

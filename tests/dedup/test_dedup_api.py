@@ -23,7 +23,7 @@ def test_public_names_are_pinned():
 
 def test_value_types():
     assert [f.name for f in dataclasses.fields(Decision)] == [
-        "keep", "max_score", "most_similar", "avg_similarity_estimate"]
+        "keep", "max_score", "most_similar", "avg_similarity_estimate", "untokenizable"]
     with pytest.raises(TypeError):
         DedupConfig(0.5)  # type: ignore[misc]  # keyword-only
     c = DedupConfig()
@@ -43,6 +43,7 @@ def test_value_types():
     ({"storage": "disk"}, "storage"),
     ({"storage": "redis"}, "redis_url"),
     ({"redis_prefix": ""}, "redis_prefix"),
+    ({"untokenizable": "drop"}, "untokenizable"),
 ])
 def test_bad_config_is_a_config_error_naming_the_key(kwargs, word):
     with pytest.raises(ConfigError, match=word):
