@@ -1,8 +1,12 @@
 """Graceful shutdown by signal: the first SIGINT/SIGTERM stops intake and drains, a second one stops at once.
 
 Used by every long-running entry point (batch completion, the pipeline), so
-they all behave the same: drain in-flight requests for a grace period, cancel
-the rest, and always close the store (whose final write is shielded).
+they all behave the same. The drain rule: after the first signal no new request
+starts (the engine watches ``Shutdown.stop``: items not begun, retries, and
+requests waiting for a permit or a breaker probe all end unsent and stay
+uncommitted, so the next run asks them). Requests already on the wire get up to
+the grace period; the drain ends as soon as they are done. Then the rest is
+cancelled and the store is always closed (its final write is shielded).
 """
 
 from __future__ import annotations
@@ -11,19 +15,47 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from selfinstruct.engine.engine import TaskPool
+if TYPE_CHECKING:
+    from selfinstruct.engine.engine import TaskPool
 
-__all__ = ["Shutdown", "drain"]
+__all__ = ["Shutdown", "StopEvent", "drain"]
 
 log = logging.getLogger(__name__)
+
+
+class StopEvent(asyncio.Event):
+    """An ``asyncio.Event`` that also calls its subscribers, synchronously, when it is set.
+
+    The engine subscribes a request's task while it waits (for a permit, a backoff,
+    a breaker probe), so a stop cuts the wait short without a watcher task per wait.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._subscribers: set[Callable[[], None]] = set()
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        self._subscribers.add(callback)
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        self._subscribers.discard(callback)
+
+    def set(self) -> None:
+        if self.is_set():
+            return
+        super().set()
+        for callback in list(self._subscribers):
+            callback()
 
 
 class Shutdown:
     """``stop`` is set by the first signal (or by the owner on a fatal error); ``hard`` by the second signal."""
 
     def __init__(self) -> None:
-        self.stop = asyncio.Event()
+        self.stop = StopEvent()
         self.hard = asyncio.Event()
         self.signalled = False
         self._installed: list[int] = []
@@ -56,7 +88,7 @@ class Shutdown:
         self._installed.clear()
 
 
-async def drain(pool: TaskPool, shutdown: Shutdown, grace: float) -> None:
+async def drain(pool: "TaskPool", shutdown: Shutdown, grace: float) -> None:
     """Let running tasks finish; once ``stop`` is set allow ``grace`` seconds; ``hard`` ends it at once."""
     loop = asyncio.get_running_loop()
     if not shutdown.stop.is_set():

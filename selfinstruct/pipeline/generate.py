@@ -53,8 +53,10 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
     store = await CheckpointStore(config.state_path, synchronous=gen.synchronous).open()
     worker = OpenAIWorker(config.endpoint, api_key, max_connections=config.limits.max_concurrency)
     throttle = throttle or Throttle(config.limits)
+    own_shutdown = shutdown is None
+    shutdown = shutdown or Shutdown()
     engine = Engine(worker, throttle=throttle, store=store, retry=config.retry, stats=stats,
-                    defaults=config.endpoint.defaults, seed=gen.seed)
+                    defaults=config.endpoint.defaults, seed=gen.seed, stop=shutdown.stop)
     t0 = time.perf_counter()
     dedup = NearDuplicateFilter(config.dedup or DedupConfig())
     pipeline = SelfInstructPipeline(
@@ -63,8 +65,6 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
         endpoint=config.endpoint.endpoint, target=gen.num_instructions, stages=gen.stages,
         classification_only=prompt_cfg.classification_only, max_instances_per_prompt=gen.max_instances_per_prompt,
         seed=gen.seed, stall_limit=gen.stall_limit, max_tasks=max(8, 2 * config.limits.max_concurrency))
-    own_shutdown = shutdown is None
-    shutdown = shutdown or Shutdown()
     reporter = Reporter(stats, prices=config.prices, interval=gen.progress_interval, label="generate")
     outcome = None
     try:
