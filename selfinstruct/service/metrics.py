@@ -46,6 +46,8 @@ class ServiceCollector:
                                      labels=["job"])
         target = GaugeMetricFamily("selfinstruct_target_instructions", "Instructions the job asks for",
                                    labels=["job"])
+        endpoint_up = GaugeMetricFamily("selfinstruct_endpoint_up", "1 while the job's endpoint answers, 0 while "
+                                        "its circuit breaker is open (the endpoint is down)", labels=["job"])
         rejected = CounterMetricFamily("selfinstruct_rejected", "Rejected instructions and instances, by stage "
                                        "and reason (whole job, restored on resume)", labels=["job", "stage", "reason"])
         for job, s in sorted(m.stats.items()):
@@ -61,13 +63,16 @@ class ServiceCollector:
             limited.add_metric([job], s.rate_limited)
             in_flight.add_metric([job], s.in_flight)
             window.add_metric([job], s.window)
+            if job in m.live:
+                endpoint_up.add_metric([job], 0 if s.endpoint_down_since is not None else 1)
             accepted.add_metric([job], s.extra.get("accepted_instructions", 0))
             if s.extra.get("target_instructions"):
                 target.add_metric([job], s.extra["target_instructions"])
             for key, n in sorted((s.extra.get("rejects_by_reason") or {}).items()):
                 stage, _, reason = key.partition(":")
                 rejected.add_metric([job, stage, reason], n)
-        yield from (requests, calls, errors, tokens, retries, limited, in_flight, window, accepted, target, rejected)
+        yield from (requests, calls, errors, tokens, retries, limited, in_flight, window, endpoint_up, accepted, target,
+                    rejected)
 
         counts = m.store.count_by_state()
         jobs = GaugeMetricFamily("selfinstruct_jobs", "Jobs by state", labels=["state"])
