@@ -28,11 +28,11 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from selfinstruct.engine.breaker import Admit, BreakerConfig, CircuitBreaker, GiveUp, is_outage
 from selfinstruct.engine.retry import RetryConfig, backoff_delay, is_retryable
-from selfinstruct.engine.shutdown import StopEvent
+from selfinstruct.engine.shutdown import until_stopped
 from selfinstruct.engine.stats import EngineStats
 from selfinstruct.engine.store import CheckpointStore
 from selfinstruct.engine.throttle import Permit, Throttle
@@ -51,8 +51,6 @@ from workers.base import Request, Response, Worker
 __all__ = ["Engine", "TaskPool"]
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class Engine:
@@ -109,8 +107,8 @@ class Engine:
                         raise
                     self.stats.retries += 1
                     if not excused:
-                        await self._until_stop(asyncio.sleep(backoff_delay(state["attempts"], exc, self.retry,
-                                                                           self._rng)))
+                        await until_stopped(asyncio.sleep(backoff_delay(state["attempts"], exc, self.retry,
+                                                                        self._rng)), self.stop)
                     # An excused failure goes straight back to the breaker, which paces the probes.
         except FatalEndpointError:
             self.stats.errors["fatal"] += 1
@@ -124,37 +122,6 @@ class Engine:
         await self.store.put_result(request.id, request.to_json(), response.to_json(), state["attempts"] + 1, then)
         self.stats.done += 1
         return response
-
-    # -- waiting that a stop cuts short --------------------------------------------------
-    async def _until_stop(self, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable``; if ``stop`` is set first, cancel it and raise ``RequestNotStarted``."""
-        stop = self.stop
-        if stop is None:
-            return await awaitable
-        if stop.is_set():
-            _discard(awaitable)
-            raise RequestNotStarted("stopping")
-        if not isinstance(stop, StopEvent):
-            return await _race_event(awaitable, stop)
-        task = asyncio.current_task()
-        assert task is not None
-        cut = False
-
-        def on_stop() -> None:
-            nonlocal cut
-            cut = True
-            task.cancel()
-
-        stop.subscribe(on_stop)
-        try:
-            return await awaitable
-        except asyncio.CancelledError:
-            if cut:
-                task.uncancel()
-                raise RequestNotStarted("stopping") from None
-            raise
-        finally:
-            stop.unsubscribe(on_stop)
 
     # -- the circuit breaker -------------------------------------------------------------
     async def _admit(self) -> bool:
@@ -175,9 +142,14 @@ class Engine:
             if until is not None:
                 wait = asyncio.wait_for(wait, until - now)
             try:
-                await self._until_stop(wait)
+                await until_stopped(wait, self.stop)
             except TimeoutError:
                 pass
+
+    def _drop_probe(self) -> None:
+        """The probe this attempt was admitted as will not report: let another caller probe."""
+        self.breaker.cancel_probe()
+        self._wake_waiters()
 
     def _wake_waiters(self) -> None:
         changed, self._breaker_changed = self._breaker_changed, asyncio.Event()
@@ -221,15 +193,15 @@ class Engine:
         while True:
             probe = await self._admit() if breaker.open else False
             try:
-                permit = await self._until_stop(throttle.acquire(estimate))
+                permit = await until_stopped(throttle.acquire(estimate), self.stop)
             except BaseException:
                 if probe:
-                    breaker.cancel_probe()
+                    self._drop_probe()
                 raise
             if self.stop is not None and self.stop.is_set():
                 throttle.release(permit, ok=False)
                 if probe:
-                    breaker.cancel_probe()
+                    self._drop_probe()
                 raise RequestNotStarted("stopping")
             if probe or not breaker.open:
                 return permit, probe
@@ -298,8 +270,7 @@ class Engine:
         breaker = self.breaker
         if outcome is None:   # cancelled or crashed on the wire: says nothing about the endpoint
             if probe:
-                breaker.cancel_probe()
-                self._wake_waiters()
+                self._drop_probe()
             return
         now = asyncio.get_running_loop().time()
         if outcome:
@@ -316,32 +287,6 @@ def _prompt_chars(request: Request) -> int:
     if request.messages is not None:
         return sum(len(str(m.get("content", ""))) for m in request.messages)
     return len(request.prompt or "")
-
-
-def _discard(awaitable: Awaitable[Any]) -> None:
-    """Close a coroutine that will never be awaited (avoids the 'never awaited' warning)."""
-    close = getattr(awaitable, "close", None)
-    if close is not None:
-        close()
-
-
-async def _race_event(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
-    """``_until_stop`` for a plain ``asyncio.Event`` (no subscribers): race the awaitable against the event."""
-    loop = asyncio.get_running_loop()
-    work = asyncio.ensure_future(awaitable)
-    stopper = loop.create_task(stop.wait())
-    try:
-        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:
-        work.cancel()
-        raise
-    finally:
-        stopper.cancel()
-    if work.done():
-        return work.result()
-    work.cancel()
-    await asyncio.gather(work, return_exceptions=True)
-    raise RequestNotStarted("stopping")
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,15 +15,19 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from selfinstruct.errors import RequestNotStarted
 
 if TYPE_CHECKING:
     from selfinstruct.engine.engine import TaskPool
 
-__all__ = ["Shutdown", "StopEvent", "drain"]
+__all__ = ["Shutdown", "StopEvent", "drain", "until_stopped"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class StopEvent(asyncio.Event):
@@ -49,6 +53,64 @@ class StopEvent(asyncio.Event):
         super().set()
         for callback in list(self._subscribers):
             callback()
+
+
+async def until_stopped(awaitable: Awaitable[T], stop: asyncio.Event | None) -> T:
+    """Await ``awaitable``; if ``stop`` is set first, cancel it and raise ``RequestNotStarted``.
+
+    With a ``StopEvent`` the waiting task itself is cancelled from ``set()``, so a
+    wait costs one subscription; a plain ``asyncio.Event`` is raced in a task.
+    """
+    if stop is None:
+        return await awaitable
+    if stop.is_set():
+        _discard(awaitable)
+        raise RequestNotStarted("stopping")
+    if not isinstance(stop, StopEvent):
+        return await _race(awaitable, stop)
+    task = asyncio.current_task()
+    assert task is not None
+    cut = False
+
+    def on_stop() -> None:
+        nonlocal cut
+        cut = True
+        task.cancel()
+
+    stop.subscribe(on_stop)
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        if cut:
+            task.uncancel()
+            raise RequestNotStarted("stopping") from None
+        raise
+    finally:
+        stop.unsubscribe(on_stop)
+
+
+async def _race(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
+    work = asyncio.ensure_future(awaitable)
+    stopper = asyncio.get_running_loop().create_task(stop.wait())
+    try:
+        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        work.cancel()
+        raise
+    finally:
+        stopper.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+    raise RequestNotStarted("stopping")
+
+
+def _discard(awaitable: Awaitable[Any]) -> None:
+    """Close a coroutine that will never be awaited (avoids the 'never awaited' warning)."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
 
 
 class Shutdown:
