@@ -125,3 +125,25 @@ def test_an_outage_longer_than_max_outage_exits_3_and_a_rerun_resumes(sim, tmp_p
     got = read_output(out)
     assert sorted(r["id"] for r in got) == sorted(r["id"] for r in rows)
     assert f"{len(before)} from state" in err
+
+
+def test_max_outage_comes_from_the_flag_or_the_retry_table(tmp_path):
+    from selfinstruct.cli import build_parser
+    from selfinstruct.commands.generate import config_from_args
+    from selfinstruct.config import build
+    from selfinstruct.engine.retry import RetryConfig
+    from selfinstruct.errors import ConfigError
+
+    toml = tmp_path / "run.toml"
+    toml.write_text('[retry]\nmax_outage = 45\n')
+    parser = build_parser()
+    base = ["generate", "--out", str(tmp_path / "run"), "--api-base", "http://127.0.0.1:9/v1", "--model", "m"]
+    assert config_from_args(parser.parse_args(base)).retry.max_outage == 600
+    assert config_from_args(parser.parse_args([*base, "--config", str(toml)])).retry.max_outage == 45
+    assert config_from_args(parser.parse_args([*base, "--config", str(toml), "--max-outage", "7"])).retry.max_outage == 7
+    for command in (["complete", "in.jsonl", "--out", "o.jsonl", "--api-base", "http://x/v1", "--model", "m"],
+                    ["predict", "--api-base", "http://x/v1", "--model", "m", "--out", "p.jsonl"]):
+        assert parser.parse_args([*command, "--max-outage", "9"]).max_outage == 9
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="max_outage"):
+            build(RetryConfig, {"max_outage": bad}, section="retry")
