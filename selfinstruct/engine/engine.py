@@ -173,17 +173,17 @@ class Engine:
         url = self.worker.endpoint_url
         breaker = self.breaker
         down_for = now - (breaker.down_since if breaker.down_since is not None else now)
-        last = f"; last error: {self._last_outage}" if self._last_outage is not None else ""
+        last = f" (last error: {self._last_outage})" if self._last_outage is not None else ""
         if why is GiveUp.UNREACHABLE:
             return EndpointUnreachable(
-                f"{url}: the endpoint has not answered once in {down_for:.0f} s "
-                f"({breaker.failures} failed calls){last}", endpoint=url)
+                f"{url}: the endpoint has not answered once in {down_for:.0f} s, "
+                f"{breaker.failures} failed calls{last}", endpoint=url)
         since = self.stats.endpoint_down_since
         shown = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)) if since is not None else "?"
         return EndpointDown(
             f"{url}: the endpoint has been down for {down_for:.0f} s (since {shown}), longer than "
-            f"max_outage {self.retry.max_outage:g} s{last}. Nothing is lost: rerun (or resume the job) "
-            f"to continue where it stopped", endpoint=url, down_since=since, duration=down_for)
+            f"max_outage {self.retry.max_outage:g} s. Nothing is lost: rerun (or resume the job) "
+            f"to continue where it stopped{last}", endpoint=url, down_since=since, duration=down_for)
 
     # -- one attempt ---------------------------------------------------------------------
     async def _permit(self, estimate: int) -> tuple[Permit, bool]:
