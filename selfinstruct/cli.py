@@ -20,7 +20,9 @@ import sys
 from selfinstruct.errors import (
     EXIT_FATAL,
     EXIT_INTERRUPTED,
+    EXIT_SOME_FAILED,
     ConfigError,
+    EndpointDown,
     InputError,
     SelfInstructError,
 )
@@ -84,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, InputError) as exc:
         print(f"selfinstruct {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_FATAL
+    except EndpointDown as exc:  # resumable, like requests that ran out of attempts
+        print(f"selfinstruct {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_SOME_FAILED
     except SelfInstructError as exc:
         print(f"selfinstruct {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_FATAL

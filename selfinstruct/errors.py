@@ -12,9 +12,12 @@
     │   │   └── MalformedResponse   body that is not the JSON we expect (truncated, garbage)
     │   └── PermanentError          trying again cannot help
     │       ├── FatalEndpointError  401/403/404 and other 4xx: the whole run stops
-    │       │   └── AuthError       401/403
+    │       │   ├── AuthError       401/403
+    │       │   └── EndpointUnreachable  never answered in this run (refused, DNS, TLS, 5xx): exit 2
     │       └── ContextLengthExceeded  prompt + max_tokens too long (engine shrinks max_tokens)
     ├── RequestFailed               a request exhausted its attempts (kept, exit code 3)
+    ├── EndpointDown                down longer than max_outage: the run stops, resumable (exit code 3)
+    ├── RequestNotStarted           a stop came before the request was sent: not an error, resumed next run
     └── UnparseableAnswer           a model answer a stage could not use (recorded as a reject)
 
 Third-party exceptions (aiohttp, sqlite3, OSError) are translated once, at the
@@ -38,6 +41,9 @@ __all__ = [
     "PermanentError",
     "FatalEndpointError",
     "AuthError",
+    "EndpointUnreachable",
+    "EndpointDown",
+    "RequestNotStarted",
     "ContextLengthExceeded",
     "RequestFailed",
     "UnparseableAnswer",
@@ -128,6 +134,10 @@ class AuthError(FatalEndpointError):
     """401 or 403: the key is missing or wrong. The key itself is never in the message."""
 
 
+class EndpointUnreachable(FatalEndpointError):
+    """The endpoint has not answered once in this run: every call was refused, failed DNS/TLS, timed out or got a 5xx."""
+
+
 class ContextLengthExceeded(PermanentError):
     """The prompt plus max_tokens exceeds the model's context; the engine may shrink max_tokens.
 
@@ -147,6 +157,25 @@ class RequestFailed(SelfInstructError):
         self.request_id = request_id
         self.last_error = last_error
         self.attempts = attempts
+
+
+class EndpointDown(SelfInstructError):
+    """The endpoint answered earlier but has been down longer than ``max_outage``. Rerunning resumes.
+
+    ``down_since`` is the wall-clock time (epoch seconds) of the first failure of
+    the outage, ``duration`` how long it lasted when the run gave up.
+    """
+
+    def __init__(self, message: str, *, endpoint: str = "", down_since: float | None = None,
+                 duration: float = 0.0):
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.down_since = down_since
+        self.duration = duration
+
+
+class RequestNotStarted(SelfInstructError):
+    """The run is stopping and this request was never sent. Callers treat it as unfinished work, not a failure."""
 
 
 class UnparseableAnswer(SelfInstructError):

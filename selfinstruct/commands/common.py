@@ -119,6 +119,8 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--max-concurrency", type=CONCURRENCY, default=None, help="cap on requests in flight (default 64)")
     g.add_argument("--timeout", type=TIMEOUT, default=None, help="per-request timeout in seconds (default 60)")
     g.add_argument("--max-attempts", type=ATTEMPTS, default=None, help="attempts per request (default 8)")
+    g.add_argument("--max-outage", type=TIMEOUT, default=None, metavar="SECONDS",
+                   help="stop (exit 3, resumable) once the endpoint has been down this long (default 600)")
 
 
 def endpoint_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -131,7 +133,7 @@ def limit_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def retry_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"timeout": args.timeout, "max_attempts": args.max_attempts}
+    return {"timeout": args.timeout, "max_attempts": args.max_attempts, "max_outage": args.max_outage}
 
 
 def is_loopback(url: str) -> bool:

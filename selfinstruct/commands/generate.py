@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def flat_overrides(args: argparse.Namespace) -> dict:
     keys = ["api_base", "model", "endpoint", "api_key_env", "rpm", "tpm", "max_concurrency", "timeout",
-            "max_attempts", "num_instructions", "seed_tasks", "seed", "classification_only", "include_seed_tasks",
+            "max_attempts", "max_outage", "num_instructions", "seed_tasks", "seed", "classification_only", "include_seed_tasks",
             "max_instances_per_task"]
     return {k: getattr(args, k, None) for k in keys}
 

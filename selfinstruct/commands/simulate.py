@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key-env", default=None, metavar="VAR",
                         help="require the key held in this environment variable as a Bearer token")
     parser.add_argument("--seed", type=SEED, default=0, help="seed of the fault and latency draws")
+    parser.add_argument("--outage-after", type=SECONDS, default=None, metavar="S",
+                        help="start an outage S seconds after start: 503 to every completion call")
+    parser.add_argument("--outage-seconds", type=SECONDS, default=0.0, metavar="D", help="how long the outage lasts")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         ms_per_token=args.ms_per_token, p_500=args.p_500, p_503=args.p_503, p_drop=args.p_drop,
         p_hang=args.p_hang, p_malformed=args.p_malformed, hang_seconds=args.hang_seconds,
         max_context=args.max_context, model_name=args.model_name, api_key=api_key, seed=args.seed,
+        outage_after=args.outage_after, outage_seconds=args.outage_seconds,
     )
 
     def ready(url: str) -> None:

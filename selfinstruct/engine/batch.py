@@ -155,10 +155,10 @@ async def _complete_locked(config: CompleteConfig, *, api_key: str | None, worke
     if worker is None:
         worker = OpenAIWorker(config.endpoint, api_key, max_connections=config.limits.max_concurrency)
     throttle = throttle or Throttle(config.limits)
-    engine = Engine(worker, throttle=throttle, store=store, retry=config.retry, stats=stats,
-                    defaults=config.endpoint.defaults)
-    loop = asyncio.get_running_loop()
     shutdown = Shutdown()
+    engine = Engine(worker, throttle=throttle, store=store, retry=config.retry, stats=stats,
+                    defaults=config.endpoint.defaults, stop=shutdown.stop)
+    loop = asyncio.get_running_loop()
     if config.handle_signals:
         shutdown.install()
     stop = shutdown.stop
@@ -222,7 +222,7 @@ async def _complete_locked(config: CompleteConfig, *, api_key: str | None, worke
         if pool.fatal is None:
             await drain(pool, shutdown, config.drain_timeout)
         unfinished = len(pool)
-        interrupted = shutdown.signalled and (unfinished > 0 or not input_exhausted)
+        interrupted = shutdown.signalled and (unfinished > 0 or not input_exhausted or engine.not_started > 0)
     finally:
         await pool.cancel_all()
         if exporter_task is not None:

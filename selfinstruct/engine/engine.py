@@ -1,15 +1,21 @@
-"""The engine: sends one request with limits, retries and durable state. It knows nothing about Self-Instruct.
+"""The engine: sends one request with limits, retries, a circuit breaker and durable state. It knows nothing about Self-Instruct.
 
 ``Engine.call(request)`` is the whole contract:
 1. an id already done in the store is answered from the store (resume never re-asks);
-2. otherwise attempts go through the shared ``Throttle`` to the worker; tenacity
-   decides the waits between attempts (see ``retry.py``), and a slot in the
-   concurrency window is held only while a request is on the wire, not while it
-   backs off;
+2. otherwise attempts go through the circuit breaker (``breaker.py``: while the
+   endpoint is down only one probe goes out per interval, and the others wait
+   on an event) and the shared ``Throttle`` to the worker; ``retry.py`` decides
+   the waits between attempts. A slot in the concurrency window is held only
+   while a request is on the wire, not while it backs off or waits;
 3. a success is committed to the store *before* ``call`` returns it;
 4. a request that runs out of attempts is committed as failed and raises
-   ``RequestFailed``; a fatal endpoint error (401/403/404/4xx) propagates at once
-   so the caller can stop the whole run.
+   ``RequestFailed`` (attempts that failed while the breaker was open do not
+   count); a fatal endpoint error (401/403/404/4xx, or ``EndpointUnreachable``)
+   propagates at once so the caller can stop the whole run, and so does
+   ``EndpointDown`` after ``max_outage``;
+5. once ``stop`` is set no attempt starts: a request waiting for a permit, a
+   backoff or a probe, and any request not yet begun, raises
+   ``RequestNotStarted`` and stays uncommitted. Requests on the wire finish.
 
 Callers decide the concurrency (how many ``call``s run at once); see
 ``TaskPool`` for the bounded-task pattern used by the batch runner and pipeline.
@@ -20,19 +26,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from selfinstruct.engine.retry import RetryConfig, backoff_delay, is_retryable, make_retrying
+from selfinstruct.engine.breaker import Admit, BreakerConfig, CircuitBreaker, GiveUp, is_outage
+from selfinstruct.engine.retry import RetryConfig, backoff_delay, is_retryable
+from selfinstruct.engine.shutdown import until_stopped
 from selfinstruct.engine.stats import EngineStats
 from selfinstruct.engine.store import CheckpointStore
-from selfinstruct.engine.throttle import Throttle
+from selfinstruct.engine.throttle import Permit, Throttle
 from selfinstruct.errors import (
     ContextLengthExceeded,
+    EndpointDown,
+    EndpointUnreachable,
     FatalEndpointError,
     RateLimited,
     RequestError,
     RequestFailed,
+    RequestNotStarted,
 )
 from workers.base import Request, Response, Worker
 
@@ -44,14 +56,21 @@ log = logging.getLogger(__name__)
 class Engine:
     def __init__(self, worker: Worker, *, throttle: Throttle, store: CheckpointStore,
                  retry: RetryConfig | None = None, stats: EngineStats | None = None,
-                 defaults: Mapping[str, Any] | None = None, seed: int | None = None):
+                 defaults: Mapping[str, Any] | None = None, seed: int | None = None,
+                 stop: asyncio.Event | None = None, breaker: BreakerConfig | None = None):
         self.worker = worker
         self.throttle = throttle
         self.store = store
         self.retry = retry or RetryConfig()
         self.stats = stats or EngineStats()
         self.defaults = dict(defaults or {})
+        self.stop = stop
         self._rng = random.Random(seed)
+        self.breaker = CircuitBreaker(breaker or BreakerConfig(max_outage=self.retry.max_outage),
+                                      rng=random.Random(seed))
+        self._breaker_changed = asyncio.Event()
+        self._last_outage: BaseException | None = None
+        self.not_started = 0   # calls that ended unsent because of ``stop``
 
     async def call(self, request: Request, *, then: Callable | None = None) -> Response:
         """Answer ``request`` exactly once across restarts. ``then(conn)`` runs in the same commit as the result."""
@@ -60,21 +79,37 @@ class Engine:
             self.stats.done += 1
             self.stats.cached += 1
             return Response.from_json(stored)
+        try:
+            return await self._call(request, then)
+        except RequestNotStarted:
+            self.not_started += 1
+            raise
+
+    async def _call(self, request: Request, then: Callable | None) -> Response:
+        if self.stop is not None and self.stop.is_set():
+            raise RequestNotStarted(request.id)
         max_tokens = int(request.params.get("max_tokens", self.defaults.get("max_tokens", 256)))
         n = int(request.params.get("n", self.defaults.get("n", 1)) or 1)
-        state = {"max_tokens": max_tokens, "attempts": 0}
+        # attempts: the ones that count against max_attempts; excused: the last failure was the outage's
+        state = {"max_tokens": max_tokens, "attempts": 0, "excused": 0}
         prompt_chars = _prompt_chars(request)
         last_error: BaseException | None = None
         try:
-            # Most calls succeed first time: try once directly, and only build the tenacity
-            # controller (which costs more than the rest of the engine) after a failure.
-            state["attempts"] = 1
-            try:
-                response = await self._attempt(request, state, prompt_chars, n)
-            except RequestError as exc:
-                if not is_retryable(exc) or self.retry.max_attempts <= 1:
-                    raise
-                response = await self._retry(request, state, prompt_chars, n, exc)
+            while True:
+                try:
+                    response = await self._attempt(request, state, prompt_chars, n)
+                    break
+                except RequestError as exc:
+                    excused = state["excused"]
+                    if not excused:
+                        state["attempts"] += 1
+                    if not is_retryable(exc) or state["attempts"] >= self.retry.max_attempts:
+                        raise
+                    self.stats.retries += 1
+                    if not excused:
+                        await until_stopped(asyncio.sleep(backoff_delay(state["attempts"], exc, self.retry,
+                                                                        self._rng)), self.stop)
+                    # An excused failure goes straight back to the breaker, which paces the probes.
         except FatalEndpointError:
             self.stats.errors["fatal"] += 1
             raise
@@ -84,35 +119,110 @@ class Engine:
             await self.store.put_failed(request.id, request.to_json(), _describe(last_error), state["attempts"])
             self.stats.failed += 1
             raise RequestFailed(request.id, last_error, state["attempts"]) from last_error
-        await self.store.put_result(request.id, request.to_json(), response.to_json(), state["attempts"], then)
+        await self.store.put_result(request.id, request.to_json(), response.to_json(), state["attempts"] + 1, then)
         self.stats.done += 1
         return response
 
-    async def _retry(self, request: Request, state: dict[str, int], prompt_chars: int, n: int,
-                     first: BaseException) -> Response:
-        """Attempts 2..max_attempts under tenacity, after waiting the backoff the first failure earned."""
-        await asyncio.sleep(backoff_delay(1, first, self.retry, self._rng))
-        retrying = make_retrying(self.retry, self._rng, attempts_done=1)
-        async for attempt in retrying:
-            with attempt:
-                self.stats.retries += 1
-                state["attempts"] += 1
-                return await self._attempt(request, state, prompt_chars, n)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+    # -- the circuit breaker -------------------------------------------------------------
+    async def _admit(self) -> bool:
+        """Wait until the breaker lets this attempt go. True when it goes as the probe."""
+        loop = asyncio.get_running_loop()
+        breaker = self.breaker
+        while True:
+            now = loop.time()
+            decision = breaker.admit(now)
+            if decision is Admit.SEND:
+                return False
+            if decision is Admit.PROBE:
+                return True
+            if decision is Admit.GIVE_UP:
+                raise self._give_up_error(breaker.give_up(now), now)
+            until = breaker.next_event(now)
+            wait: Awaitable[Any] = self._breaker_changed.wait()
+            if until is not None:
+                wait = asyncio.wait_for(wait, until - now)
+            try:
+                await until_stopped(wait, self.stop)
+            except TimeoutError:
+                pass
+
+    def _drop_probe(self) -> None:
+        """The probe this attempt was admitted as will not report: let another caller probe."""
+        self.breaker.cancel_probe()
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        changed, self._breaker_changed = self._breaker_changed, asyncio.Event()
+        changed.set()
+
+    def _breaker_moved(self, now: float) -> None:
+        """The breaker opened, closed or rescheduled its probe: wake its waiters and show its state in the stats."""
+        self._wake_waiters()
+        breaker = self.breaker
+        if breaker.open and breaker.down_since is not None:
+            if self.stats.endpoint_down_since is None:
+                self.stats.endpoint_down_since = time.time() - (now - breaker.down_since)
+                log.warning("%s is not answering (%s); sending one probe per interval until it does",
+                            self.worker.endpoint_url, self._last_outage)
+        elif self.stats.endpoint_down_since is not None:
+            log.warning("%s answers again after %.1f s down; continuing", self.worker.endpoint_url,
+                        time.time() - self.stats.endpoint_down_since)
+            self.stats.endpoint_down_since = None
+
+    def _give_up_error(self, why: GiveUp | None, now: float) -> Exception:
+        url = self.worker.endpoint_url
+        breaker = self.breaker
+        down_for = now - (breaker.down_since if breaker.down_since is not None else now)
+        last = f" (last error: {self._last_outage})" if self._last_outage is not None else ""
+        if why is GiveUp.UNREACHABLE:
+            return EndpointUnreachable(
+                f"{url}: the endpoint has not answered once in {down_for:.0f} s, "
+                f"{breaker.failures} failed calls{last}", endpoint=url)
+        since = self.stats.endpoint_down_since
+        shown = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)) if since is not None else "?"
+        return EndpointDown(
+            f"{url}: the endpoint has been down for {down_for:.0f} s (since {shown}), longer than "
+            f"max_outage {self.retry.max_outage:g} s. Nothing is lost: rerun (or resume the job) "
+            f"to continue where it stopped{last}", endpoint=url, down_since=since, duration=down_for)
+
+    # -- one attempt ---------------------------------------------------------------------
+    async def _permit(self, estimate: int) -> tuple[Permit, bool]:
+        """A throttle permit and whether this attempt is the breaker's probe; waits for both, ends on stop."""
+        throttle = self.throttle
+        breaker = self.breaker
+        while True:
+            probe = await self._admit() if breaker.open else False
+            try:
+                permit = await until_stopped(throttle.acquire(estimate), self.stop)
+            except BaseException:
+                if probe:
+                    self._drop_probe()
+                raise
+            if self.stop is not None and self.stop.is_set():
+                throttle.release(permit, ok=False)
+                if probe:
+                    self._drop_probe()
+                raise RequestNotStarted("stopping")
+            if probe or not breaker.open:
+                return permit, probe
+            # The breaker opened while this attempt waited for its permit: do not send it.
+            throttle.release(permit, ok=False)
 
     async def _attempt(self, request: Request, state: dict[str, int], prompt_chars: int, n: int) -> Response:
         throttle = self.throttle
         estimate = throttle.estimator.estimate(prompt_chars, state["max_tokens"], n)
-        permit = await throttle.acquire(estimate)
+        state["excused"] = 0
+        permit, probe = await self._permit(estimate)
         stats = self.stats
         stats.calls += 1
         stats.in_flight += 1
         stats.window = throttle.window_size
         ok = throttled = False
+        outcome: bool | None = None   # True: the endpoint answered; False: an outage failure; None: neither
         used = retry_after = rate_limits = None
         try:
             response = await self.worker.send(request, max_tokens=state["max_tokens"], timeout=self.retry.timeout)
-            ok = True
+            ok = outcome = True
             usage = response.usage or {}
             used = usage.get("total_tokens")
             stats.prompt_tokens += int(usage.get("prompt_tokens", 0) or 0)
@@ -123,13 +233,14 @@ class Engine:
             rate_limits = response.rate_limits
             return response
         except RateLimited as exc:
-            throttled = True
+            outcome = throttled = True
             retry_after = exc.retry_after
             rate_limits = getattr(exc, "rate_limits", None)
             stats.rate_limited += 1
             stats.errors["429"] += 1
             raise
         except ContextLengthExceeded:
+            outcome = True
             stats.errors["context_length"] += 1
             shrunk = int(state["max_tokens"] * self.retry.shrink_factor)
             if shrunk < self.retry.min_max_tokens:
@@ -141,6 +252,11 @@ class Engine:
             raise
         except RequestError as exc:
             stats.errors[type(exc).__name__ if exc.status is None else str(exc.status)] += 1
+            if is_outage(exc):
+                outcome = False
+                self._last_outage = exc
+            else:
+                outcome = True
             raise
         finally:
             stats.in_flight -= 1
@@ -148,6 +264,23 @@ class Engine:
                              retry_after=retry_after, rate_limits=rate_limits)
             stats.window = throttle.window_size
             stats.rate = throttle.current_rate
+            self._tell_breaker(outcome, probe, state)
+
+    def _tell_breaker(self, outcome: bool | None, probe: bool, state: dict[str, int]) -> None:
+        breaker = self.breaker
+        if outcome is None:   # cancelled or crashed on the wire: says nothing about the endpoint
+            if probe:
+                self._drop_probe()
+            return
+        now = asyncio.get_running_loop().time()
+        if outcome:
+            if breaker.on_answer(now, probe=probe):
+                self._breaker_moved(now)
+            return
+        was_open = breaker.open
+        state["excused"] = int(breaker.on_outage(now, probe=probe))
+        if breaker.open and (probe or not was_open):
+            self._breaker_moved(now)
 
 
 def _prompt_chars(request: Request) -> int:
@@ -165,7 +298,8 @@ class TaskPool:
     """Bounded task creation (arq style): capacity is acquired *before* a task exists, released when it ends.
 
     A finished task's exception is handed to ``on_error``; the first fatal error
-    is kept in ``fatal`` so the owner can stop intake and surface it.
+    is kept in ``fatal`` so the owner can stop intake and surface it. A task that
+    ended with ``RequestNotStarted`` (the run is stopping) is neither.
     """
 
     def __init__(self, limit: int, *, on_error: Callable[[BaseException], None] | None = None,
@@ -196,8 +330,8 @@ class TaskPool:
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is None:
-            return
+        if exc is None or isinstance(exc, RequestNotStarted):
+            return  # not started: the run is stopping, and the next run asks it
         if isinstance(exc, RequestFailed):
             if self._on_error:
                 self._on_error(exc)

@@ -6,6 +6,10 @@ again; everything else is final. The wait is exponential backoff with *full
 jitter* (uniform in [0, min(cap, base * 2**(n-1))]), floored by the server's
 Retry-After when it sent one. A context-length retry waits nothing: the next
 attempt is a different request (smaller max_tokens), not a repeat.
+
+An outage (see ``breaker.py``) is not the request's fault: attempts that fail
+while the circuit breaker is open are not counted, and ``max_outage`` bounds
+how long a run waits for the endpoint to come back.
 """
 
 from __future__ import annotations
@@ -13,11 +17,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-
 from selfinstruct.errors import ConfigError, ContextLengthExceeded, RetryableError
 
-__all__ = ["RetryConfig", "backoff_delay", "is_retryable", "make_retrying"]
+__all__ = ["RetryConfig", "backoff_delay", "is_retryable"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +30,8 @@ class RetryConfig:
     timeout: float = field(default=60.0, metadata={"help": "per-request timeout in seconds (connect + answer)"})
     shrink_factor: float = field(default=0.8, metadata={"help": "max_tokens multiplier after a context-length error"})
     min_max_tokens: int = field(default=16, metadata={"help": "give up shrinking max_tokens below this"})
+    max_outage: float = field(default=600.0, metadata={
+        "help": "seconds the endpoint may stay down (circuit breaker open) before the run stops, resumable (exit 3)"})
 
     def __post_init__(self) -> None:
         from selfinstruct.config import MAX_ATTEMPTS, MAX_SECONDS, check_range
@@ -39,6 +43,7 @@ class RetryConfig:
         check_range("retry.min_max_tokens", self.min_max_tokens, lo=1, hi=10**9)
         if not 0 < self.shrink_factor < 1:
             raise ConfigError(f"retry.shrink_factor must be in (0, 1), got {self.shrink_factor}")
+        check_range("retry.max_outage", self.max_outage, lo=0, hi=MAX_SECONDS, lo_open=True)
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -57,21 +62,3 @@ def backoff_delay(attempt: int, exc: BaseException | None, config: RetryConfig, 
     if retry_after is not None and retry_after > delay:
         delay = float(retry_after)
     return delay
-
-
-def make_retrying(config: RetryConfig, rng: random.Random, *, attempts_done: int = 0) -> AsyncRetrying:
-    """A tenacity controller for one request (tenacity keeps per-call state, so make one per request).
-
-    ``attempts_done`` attempts already happened outside it; the backoff and the stop count include them.
-    """
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        return backoff_delay(state.attempt_number + attempts_done, exc, config, rng)
-
-    return AsyncRetrying(
-        stop=stop_after_attempt(max(1, config.max_attempts - attempts_done)),
-        wait=wait,
-        retry=retry_if_exception(is_retryable),
-        reraise=True,
-    )

@@ -1,8 +1,12 @@
 """Graceful shutdown by signal: the first SIGINT/SIGTERM stops intake and drains, a second one stops at once.
 
 Used by every long-running entry point (batch completion, the pipeline), so
-they all behave the same: drain in-flight requests for a grace period, cancel
-the rest, and always close the store (whose final write is shielded).
+they all behave the same. The drain rule: after the first signal no new request
+starts (the engine watches ``Shutdown.stop``: items not begun, retries, and
+requests waiting for a permit or a breaker probe all end unsent and stay
+uncommitted, so the next run asks them). Requests already on the wire get up to
+the grace period; the drain ends as soon as they are done. Then the rest is
+cancelled and the store is always closed (its final write is shielded).
 """
 
 from __future__ import annotations
@@ -11,19 +15,109 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from selfinstruct.engine.engine import TaskPool
+from selfinstruct.errors import RequestNotStarted
 
-__all__ = ["Shutdown", "drain"]
+if TYPE_CHECKING:
+    from selfinstruct.engine.engine import TaskPool
+
+__all__ = ["Shutdown", "StopEvent", "drain", "until_stopped"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class StopEvent(asyncio.Event):
+    """An ``asyncio.Event`` that also calls its subscribers, synchronously, when it is set.
+
+    The engine subscribes a request's task while it waits (for a permit, a backoff,
+    a breaker probe), so a stop cuts the wait short without a watcher task per wait.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._subscribers: set[Callable[[], None]] = set()
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        self._subscribers.add(callback)
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        self._subscribers.discard(callback)
+
+    def set(self) -> None:
+        if self.is_set():
+            return
+        super().set()
+        for callback in list(self._subscribers):
+            callback()
+
+
+async def until_stopped(awaitable: Awaitable[T], stop: asyncio.Event | None) -> T:
+    """Await ``awaitable``; if ``stop`` is set first, cancel it and raise ``RequestNotStarted``.
+
+    With a ``StopEvent`` the waiting task itself is cancelled from ``set()``, so a
+    wait costs one subscription; a plain ``asyncio.Event`` is raced in a task.
+    """
+    if stop is None:
+        return await awaitable
+    if stop.is_set():
+        _discard(awaitable)
+        raise RequestNotStarted("stopping")
+    if not isinstance(stop, StopEvent):
+        return await _race(awaitable, stop)
+    task = asyncio.current_task()
+    assert task is not None
+    cut = False
+
+    def on_stop() -> None:
+        nonlocal cut
+        cut = True
+        task.cancel()
+
+    stop.subscribe(on_stop)
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        if cut:
+            task.uncancel()
+            raise RequestNotStarted("stopping") from None
+        raise
+    finally:
+        stop.unsubscribe(on_stop)
+
+
+async def _race(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
+    work = asyncio.ensure_future(awaitable)
+    stopper = asyncio.get_running_loop().create_task(stop.wait())
+    try:
+        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        work.cancel()
+        raise
+    finally:
+        stopper.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+    raise RequestNotStarted("stopping")
+
+
+def _discard(awaitable: Awaitable[Any]) -> None:
+    """Close a coroutine that will never be awaited (avoids the 'never awaited' warning)."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
 
 
 class Shutdown:
     """``stop`` is set by the first signal (or by the owner on a fatal error); ``hard`` by the second signal."""
 
     def __init__(self) -> None:
-        self.stop = asyncio.Event()
+        self.stop = StopEvent()
         self.hard = asyncio.Event()
         self.signalled = False
         self._installed: list[int] = []
@@ -56,7 +150,7 @@ class Shutdown:
         self._installed.clear()
 
 
-async def drain(pool: TaskPool, shutdown: Shutdown, grace: float) -> None:
+async def drain(pool: "TaskPool", shutdown: Shutdown, grace: float) -> None:
     """Let running tasks finish; once ``stop`` is set allow ``grace`` seconds; ``hard`` ends it at once."""
     loop = asyncio.get_running_loop()
     if not shutdown.stop.is_set():

@@ -83,6 +83,7 @@ class EngineStats:
     started: float = field(default_factory=time.monotonic)
     window: int = 0
     rate: float | None = None
+    endpoint_down_since: float | None = None  # epoch seconds while the circuit breaker is open, else None
 
     def elapsed(self) -> float:
         return max(1e-9, time.monotonic() - self.started)
@@ -117,6 +118,9 @@ class EngineStats:
             "eta_s": round(eta, 1) if eta is not None else None,
             "cost_usd_estimate": round(cost, 4) if cost is not None else None,
             "errors": dict(self.errors),
+            "endpoint_up": self.endpoint_down_since is None,
+            "endpoint_down_since": (None if self.endpoint_down_since is None else time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.endpoint_down_since))),
             **self.extra,
         }
 

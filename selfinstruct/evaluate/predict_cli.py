@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--max-concurrency", type=CONCURRENCY, default=None, help="cap on requests in flight")
     a.add_argument("--timeout", type=TIMEOUT, default=None, help="per-request timeout in seconds")
     a.add_argument("--max-attempts", type=ATTEMPTS, default=None, help="attempts per request")
+    a.add_argument("--max-outage", type=TIMEOUT, default=None, metavar="SECONDS",
+                   help="stop (exit 3, resumable) once the endpoint has been down this long (default 600)")
 
 
 def _validate(args: argparse.Namespace) -> None:

@@ -80,6 +80,7 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     "max_concurrency": ("limits", "max_concurrency"),
     "timeout": ("retry", "timeout"),
     "max_attempts": ("retry", "max_attempts"),
+    "max_outage": ("retry", "max_outage"),
     "num_instructions": ("generation", "num_instructions"),
     "seed_tasks": ("generation", "seed_tasks"),
     "seed": ("generation", "seed"),

@@ -122,8 +122,10 @@ async def _generate_locked(config: GenerateConfig, seed_path: Any, *, api_key: s
         raise
     worker = OpenAIWorker(config.endpoint, api_key, max_connections=config.limits.max_concurrency)
     throttle = throttle or Throttle(config.limits)
+    own_shutdown = shutdown is None
+    shutdown = shutdown or Shutdown()
     engine = Engine(worker, throttle=throttle, store=store, retry=config.retry, stats=stats,
-                    defaults=config.endpoint.defaults, seed=gen.seed)
+                    defaults=config.endpoint.defaults, seed=gen.seed, stop=shutdown.stop)
     t0 = time.perf_counter()
     dedup = NearDuplicateFilter(config.dedup or DedupConfig())
     pipeline = SelfInstructPipeline(
@@ -132,8 +134,6 @@ async def _generate_locked(config: GenerateConfig, seed_path: Any, *, api_key: s
         endpoint=config.endpoint.endpoint, target=gen.num_instructions, stages=gen.stages,
         classification_only=prompt_cfg.classification_only, max_instances_per_prompt=gen.max_instances_per_prompt,
         seed=gen.seed, stall_limit=gen.stall_limit, max_tasks=max(8, 2 * config.limits.max_concurrency))
-    own_shutdown = shutdown is None
-    shutdown = shutdown or Shutdown()
     reporter = Reporter(stats, prices=config.prices, interval=gen.progress_interval, label="generate",
                         progress=pipeline.progress)
     prepare = config.export or PrepareConfig()

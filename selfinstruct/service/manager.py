@@ -222,7 +222,9 @@ class JobManager:
         }
         return {"id": rec.id, "kind": rec.kind, "state": rec.state, "active": job is not None,
                 "progress": progress, "stats": stats, "error": rec.error, "spec": rec.spec, "runs": rec.runs,
-                "created": rec.created, "updated": rec.updated}
+                "created": rec.created, "updated": rec.updated,
+                # Set while the job's endpoint is down (its circuit breaker is open); the job stays running.
+                "endpoint_down_since": stats.get("endpoint_down_since") if job is not None else None}
 
     def run_dir(self, job_id: str) -> Path:
         return self.jobs_dir / self.get(job_id).id

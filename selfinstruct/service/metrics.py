@@ -17,7 +17,7 @@ state (accepted instructions of the whole job, jobs by state, in flight).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -28,8 +28,8 @@ from selfinstruct.service.states import STATES
 __all__ = ["ServiceCollector", "build_registry", "render", "job_metrics"]
 
 
-def job_metrics(stats: Mapping[str, Any]) -> list[Metric]:
-    """Per-job families from ``{job id: EngineStats}`` of the jobs this process has run."""
+def job_metrics(stats: Mapping[str, Any], live: Collection[str] = ()) -> list[Metric]:
+    """Per-job families from ``{job id: EngineStats}`` of the jobs this process has run; ``live``: running jobs."""
     requests = CounterMetricFamily("selfinstruct_requests", "Requests finished, by outcome (ok: answered by "
                                    "the endpoint; cached: answered from the checkpoint; failed: out of "
                                    "attempts)", labels=["job", "status"])
@@ -47,6 +47,9 @@ def job_metrics(stats: Mapping[str, Any]) -> list[Metric]:
                                  labels=["job"])
     target = GaugeMetricFamily("selfinstruct_target_instructions", "Instructions the job asks for",
                                labels=["job"])
+    endpoint_up = GaugeMetricFamily("selfinstruct_endpoint_up", "1 while the job's endpoint answers, 0 while "
+                                    "its circuit breaker is open (the endpoint is down); running jobs only",
+                                    labels=["job"])
     rejected = CounterMetricFamily("selfinstruct_rejected", "Rejected instructions and instances, by stage "
                                    "and reason, decided by this process (job totals: GET /jobs/<id>)",
                                    labels=["job", "stage", "reason"])
@@ -63,13 +66,16 @@ def job_metrics(stats: Mapping[str, Any]) -> list[Metric]:
         limited.add_metric([job], s.rate_limited)
         in_flight.add_metric([job], s.in_flight)
         window.add_metric([job], s.window)
+        if job in live:
+            endpoint_up.add_metric([job], 0 if s.endpoint_down_since is not None else 1)
         accepted.add_metric([job], s.extra.get("accepted_instructions", 0))
         if s.extra.get("target_instructions"):
             target.add_metric([job], s.extra["target_instructions"])
         for key, n in sorted((s.extra.get("rejects_this_process") or {}).items()):
             stage, _, reason = key.partition(":")
             rejected.add_metric([job, stage, reason], n)
-    return [requests, calls, errors, tokens, retries, limited, in_flight, window, accepted, target, rejected]
+    return [requests, calls, errors, tokens, retries, limited, in_flight, window, endpoint_up, accepted, target,
+            rejected]
 
 
 class ServiceCollector:
@@ -80,7 +86,7 @@ class ServiceCollector:
 
     def collect(self) -> Iterator[Metric]:
         m = self.manager
-        yield from job_metrics(m.stats)
+        yield from job_metrics(m.stats, live=m.live)
 
         counts = m.store.count_by_state()
         jobs = GaugeMetricFamily("selfinstruct_jobs", "Jobs by state", labels=["state"])

@@ -148,7 +148,9 @@ def test_context_length_shrinks_max_tokens_or_fails_that_request(sim, tmp_path):
 
 
 def test_exhausted_attempts_go_to_failed_file_with_exit_3(sim, tmp_path):
-    server = sim(p_500=1.0)
+    # A garbled 200 is retried but proves the endpoint is up (a 5xx on every call would be an
+    # unreachable endpoint instead: exit 2, see test_breaker_cli.py).
+    server = sim(p_malformed=1.0)
     inp = tmp_path / "in.jsonl"
     write_requests(inp, 3)
     out = tmp_path / "out.jsonl"
@@ -157,7 +159,7 @@ def test_exhausted_attempts_go_to_failed_file_with_exit_3(sim, tmp_path):
     assert code == 3, err
     failed = read_output(tmp_path / "out.failed.jsonl")
     assert sorted(f["id"] for f in failed) == ["req-00000", "req-00001", "req-00002"]
-    assert all(f["attempts"] == 2 and "500" in f["error"] for f in failed)
+    assert all(f["attempts"] == 2 and "MalformedResponse" in f["error"] for f in failed)
     assert server.stats(with_ids=False)["requests"] == 6
 
 

@@ -1,7 +1,9 @@
 """The simulated OpenAI-compatible endpoint: an aiohttp server on 127.0.0.1 with a deterministic synthetic LM.
 
 Routes: ``POST /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``,
-``GET /_sim/stats`` (``?ids=0`` leaves out ``calls_per_id``) and ``POST /_sim/reset``.
+``GET /_sim/stats`` (``?ids=0`` leaves out ``calls_per_id``), ``POST /_sim/reset`` and
+``POST /_sim/outage`` (``{"seconds": D, "after": S}``: 503 to every completion call for D
+seconds, starting S seconds from now; ``{"seconds": 0}`` ends an outage).
 
 The stats JSON::
 
@@ -11,6 +13,8 @@ The stats JSON::
      "in_flight": 0, "distinct_ids": 80, "max_calls_per_id": 3,
      "rate_last_second": 95,               # calls in the last whole second
      "uptime_s": 12.5,
+     "outage": {"active": false, "calls": 0},   # calls answered 503 by an outage
+     "arrival_times": [...],               # only with record_arrivals: time.monotonic() per call
      "calls_per_id": {"<X-Client-Request-Id>": 1, ...}}
 """
 

@@ -1,4 +1,4 @@
-"""The simulated endpoint's knobs: latency, rate limits, fault rates, auth, context size."""
+"""The simulated endpoint's knobs: latency, rate limits, fault rates, outages, auth, context size."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ FAULTS = ("p_500", "p_503", "p_drop", "p_hang", "p_malformed")
 class SimConfig:
     """How the simulated server behaves. Every request passes, in order:
     auth -> body/context check -> rate limits -> one fault draw -> latency -> answer.
+    During an outage window every completion call gets 503 before any of that.
     """
 
     latency_dist: str = field(default="fixed", metadata={"help": "fixed | uniform | lognormal"})
@@ -38,14 +39,23 @@ class SimConfig:
     max_context: int | None = field(default=None, metadata={"help": "prompt tokens + max_tokens allowed (None: no limit)"})
     default_max_tokens: int = field(default=16, metadata={"help": "max_tokens when a request gives none"})
     model_name: str = field(default="sim-davinci-001", metadata={"help": "model listed by /v1/models"})
+    outage_after: float | None = field(default=None, metadata={
+        "help": "seconds after start (or reset) when an outage begins: 503 to every completion call (None: never)"})
+    outage_seconds: float = field(default=0.0, metadata={"help": "how long the outage lasts"})
+    record_arrivals: bool = field(default=False, metadata={
+        "help": "keep the arrival time (time.monotonic()) of every completion call, shown by /_sim/stats"})
 
     def __post_init__(self) -> None:
         if self.latency_dist not in LATENCY_DISTRIBUTIONS:
             raise ConfigError(f"sim.latency_dist must be one of {LATENCY_DISTRIBUTIONS}, got {self.latency_dist!r}")
-        for name in ("latency_ms", "latency_jitter_ms", "latency_sigma", "ms_per_token", "hang_seconds"):
+        for name in ("latency_ms", "latency_jitter_ms", "latency_sigma", "ms_per_token", "hang_seconds",
+                     "outage_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"sim.{name} must be a non-negative number, got {value!r}")
+        if self.outage_after is not None and (not isinstance(self.outage_after, (int, float))
+                                              or not math.isfinite(self.outage_after) or self.outage_after < 0):
+            raise ConfigError(f"sim.outage_after must be a non-negative number or None, got {self.outage_after!r}")
         for name in ("rpm", "tpm"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (int, float)) or not value > 0):

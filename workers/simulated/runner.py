@@ -36,6 +36,13 @@ class RunningSim:
     async def _reset(self) -> None:
         self.sim._reset()
 
+    def outage(self, seconds: float, *, after: float = 0.0) -> None:
+        """Answer 503 to every completion call for ``seconds``, starting ``after`` seconds from now (0 ends one)."""
+        asyncio.run_coroutine_threadsafe(self._outage(seconds, after), self._loop).result(timeout=10)
+
+    async def _outage(self, seconds: float, after: float) -> None:
+        self.sim.set_outage(seconds, after=after)
+
     def stop(self) -> None:
         if not self._thread.is_alive():
             return

@@ -2,6 +2,8 @@
 
 Each completion request passes, in this order (documented in SimConfig too):
 
+0. an outage (``outage_after``/``outage_seconds``, or ``POST /_sim/outage``
+   with ``{"seconds": D}``): every call gets 503 while it lasts, and is counted;
 1. auth: with ``api_key`` set, a missing or wrong ``Bearer`` key gets 401;
 2. body check: unreadable JSON or bad parameters get 400; prompt tokens +
    max_tokens over ``max_context`` get 400 ``context_length_exceeded``;
@@ -85,6 +87,17 @@ class SimulatedEndpoint:
         self._win_count = 0
         self._prev_count = 0
         self._started = time.monotonic()
+        self._outage_calls = 0
+        self._arrivals: list[float] = []
+        if cfg.outage_after is not None and cfg.outage_seconds > 0:
+            self._outage = (self._started + cfg.outage_after, self._started + cfg.outage_after + cfg.outage_seconds)
+        else:
+            self._outage = (0.0, 0.0)
+
+    def set_outage(self, seconds: float, *, after: float = 0.0) -> None:
+        """Answer 503 to every completion call from ``after`` seconds from now, for ``seconds`` (0 ends one)."""
+        start = time.monotonic() + after
+        self._outage = (start, start + seconds)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -95,6 +108,7 @@ class SimulatedEndpoint:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/_sim/stats", self._stats_handler)
         app.router.add_post("/_sim/reset", self._reset_handler)
+        app.router.add_post("/_sim/outage", self._outage_handler)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -135,7 +149,11 @@ class SimulatedEndpoint:
             "max_calls_per_id": max(self._calls.values(), default=0),
             "rate_last_second": rate,
             "uptime_s": round(time.monotonic() - self._started, 3),
+            "outage": {"active": self._outage[0] <= time.monotonic() < self._outage[1],
+                       "calls": self._outage_calls},
         }
+        if self.config.record_arrivals:
+            out["arrival_times"] = list(self._arrivals)
         if with_ids:
             out["calls_per_id"] = dict(self._calls)
         return out
@@ -147,6 +165,17 @@ class SimulatedEndpoint:
     async def _reset_handler(self, request: web.Request) -> web.Response:
         self._reset()
         return web.Response(body=b'{"reset": true}', content_type=_JSON)
+
+    async def _outage_handler(self, request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+            seconds, after = float(body["seconds"]), float(body.get("after", 0.0))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            return self._bad_request('expected {"seconds": D, "after": S}')
+        if not (math.isfinite(seconds) and math.isfinite(after) and seconds >= 0 and after >= 0):
+            return self._bad_request("seconds and after must be finite and non-negative")
+        self.set_outage(seconds, after=after)
+        return web.Response(body=orjson.dumps({"outage_seconds": seconds, "after": after}), content_type=_JSON)
 
     async def _models(self, request: web.Request) -> web.Response:
         if self._auth is not None and request.headers.get("Authorization") != self._auth:
@@ -186,6 +215,14 @@ class SimulatedEndpoint:
 
     async def _complete(self, request: web.Request, chat: bool) -> web.StreamResponse:
         self._count_call(request)
+        now = time.monotonic()
+        if self.config.record_arrivals:
+            self._arrivals.append(now)
+        start, end = self._outage
+        if start <= now < end:
+            self._outage_calls += 1
+            return self._reply(503, _error_body("The service is unavailable (simulated outage).",
+                                                "server_error", None))
         self._in_flight += 1
         try:
             return await self._answer(request, chat)
