@@ -25,9 +25,9 @@ _EXPORTS = {
     "run_generate": "selfinstruct.pipeline.generate",
     "GenerateResult": "selfinstruct.pipeline.generate",
     # batch completion
-    "CompleteConfig": "selfinstruct.engine.batch",
-    "complete_async": "selfinstruct.engine.batch",
-    "run_complete": "selfinstruct.engine.batch",
+    "CompleteConfig": "selfinstruct.complete",
+    "complete_async": "selfinstruct.complete",
+    "run_complete": "selfinstruct.complete",
     # engine
     "Engine": "selfinstruct.engine.engine",
     "Throttle": "selfinstruct.engine.throttle",

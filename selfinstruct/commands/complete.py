@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from selfinstruct.config import build, check_keys, load_toml, merge, table_of
-    from selfinstruct.engine.batch import CompleteConfig, infer_endpoint, run_complete
+    from selfinstruct.complete import CompleteConfig, infer_endpoint, run_complete
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.stats import PriceTable
     from selfinstruct.engine.throttle import LimitsConfig

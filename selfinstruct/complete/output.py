@@ -1,11 +1,12 @@
 """The output file of `complete`: committed answers appended in commit order, and rebuilt when the input changed.
 
-The protocol (see ``selfinstruct.engine.batch``): answers are committed to the
+The protocol (see ``selfinstruct.complete.run``): answers are committed to the
 store first; ``export`` appends the ones not yet exported, fsyncs, and records
 (last exported sequence, file size) in the store in the same transaction;
 ``prepare`` cuts a torn or unrecorded tail on restart. ``forget`` removes ids
 from the state and, if any had been exported, rewrites the whole file
 atomically from the store. Each line is ``{"id", ...answer, "model"}``.
+``AppendingExport`` runs ``export`` every half second while the run goes.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 import orjson
 
 from selfinstruct.engine.store import DONE, CheckpointStore
+from selfinstruct.errors import StorageError
 from selfinstruct.io import append_lines_durable, dumps_line, fsync_dir, storage_error
 
-__all__ = ["OutputExporter"]
+__all__ = ["OutputExporter", "AppendingExport"]
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +133,49 @@ class OutputExporter:
         fsync_dir(output.parent)
         CheckpointStore.set_meta(conn, "export.seq", last)
         CheckpointStore.set_meta(conn, "export.size", size)
+
+
+class AppendingExport:
+    """The run's live output: ``export`` every ``interval`` seconds, then once more at the end (``final``).
+
+    A failed write (disk full) stops intake and is kept in ``failure``: every answer is
+    still in the state, so a rerun after freeing space loses nothing.
+    """
+
+    def __init__(self, exporter: OutputExporter, stop: asyncio.Event, *, interval: float = 0.5):
+        self.exporter = exporter
+        self.stop = stop
+        self.interval = interval
+        self.failure: StorageError | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="complete-export")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def final(self) -> None:
+        """The last export, of everything committed (the harness shields it and calls it while the store is healthy)."""
+        if self.failure is None:
+            try:
+                await self.exporter.export()
+            except StorageError as exc:
+                self._failed(exc)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.exporter.export()
+            except StorageError as exc:
+                self._failed(exc)
+                self.stop.set()
+                return
+
+    def _failed(self, exc: StorageError) -> None:
+        if self.exporter.store.failure is None:  # a failed store is reported as itself
+            self.failure = exc

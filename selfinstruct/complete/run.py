@@ -1,4 +1,4 @@
-"""Batch completion of a JSONL file through the engine: the library behind `selfinstruct complete`.
+"""Batch completion of a JSONL file through the run harness: the library behind `selfinstruct complete`.
 
 Exactly-once output, across kills: results are committed to the store first;
 an exporter then appends committed results to OUTPUT in commit order, fsyncs,
@@ -7,7 +7,7 @@ transaction. On restart OUTPUT is truncated back to the recorded size, which
 removes any torn or unrecorded tail, and export resumes after the recorded
 sequence. So each id appears exactly once, and no line is ever half written.
 
-Before anything is sent the whole input is checked once (``batch_input``):
+Before anything is sent the whole input is checked once (``requests``):
 duplicate ids are an error, an id whose request changed is asked again, and
 an id no longer in the input leaves the state. When that removed any exported
 line, OUTPUT is rebuilt atomically from the store (temp file, fsync, rename)
@@ -30,25 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selfinstruct.complete.output import AppendingExport, OutputExporter
+from selfinstruct.complete.requests import DUPLICATE_POLICIES, InputScan, parse_request_line, scan_input
 from selfinstruct.engine import fingerprint
-from selfinstruct.engine.batch_input import DUPLICATE_POLICIES, parse_request_line, scan_input
-from selfinstruct.engine.batch_output import OutputExporter
-from selfinstruct.engine.engine import Engine, TaskPool
+from selfinstruct.engine.engine import TaskPool
+from selfinstruct.engine.harness import RunHarness, RunSettings, exit_code
 from selfinstruct.engine.outputs import refuse_overlaps, require_file_path
 from selfinstruct.engine.retry import RetryConfig
-from selfinstruct.engine.runlock import lock_file, state_lock_path
-from selfinstruct.engine.shutdown import Shutdown, drain
-from selfinstruct.engine.stats import EngineStats, PriceTable, Reporter
-from selfinstruct.engine.store import CheckpointStore
+from selfinstruct.engine.runlock import state_lock_path
+from selfinstruct.engine.stats import PriceTable
 from selfinstruct.engine.throttle import LimitsConfig, Throttle
-from selfinstruct.errors import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_SOME_FAILED,
-    ConfigError,
-    RequestFailed,
-    StorageError,
-)
+from selfinstruct.errors import ConfigError, RequestFailed, StorageError
 from selfinstruct.io import iter_jsonl, storage_error, write_json_atomic, write_jsonl_atomic
 from workers.base import Request
 
@@ -122,25 +114,15 @@ class CompleteResult:
 async def complete_async(config: CompleteConfig, *, api_key: str | None = None, worker: Any = None,
                          throttle: Throttle | None = None) -> CompleteResult:
     config.check_paths()
-    lock = lock_file(state_lock_path(config.state),
-                     in_use=f"{config.state}: in use by another selfinstruct run",
-                     hint="wait for it to finish, or choose another --out")
-    try:
-        return await _complete_locked(config, api_key=api_key, worker=worker, throttle=throttle)
-    finally:
-        lock.close()
-
-
-async def _complete_locked(config: CompleteConfig, *, api_key: str | None, worker: Any,
-                           throttle: Throttle | None) -> CompleteResult:
-    from workers.openai import OpenAIWorker
-
-    stats = EngineStats(model=config.endpoint.model)
-    store = await CheckpointStore(config.state, synchronous=config.synchronous).open()
-    store.row_model = config.endpoint.model
-    exporter = OutputExporter(store, config.output_path)
-    try:
-        await fingerprint.reconcile(store, config.fingerprint(), allow_changes=config.allow_changes)
+    settings = RunSettings(state=config.state, owner=str(config.state), endpoint=config.endpoint,
+                           limits=config.limits, retry=config.retry, fingerprint=config.fingerprint(),
+                           allow_changes=config.allow_changes, synchronous=config.synchronous,
+                           drain_timeout=config.drain_timeout, handle_signals=config.handle_signals,
+                           label="complete", progress_interval=config.progress_interval,
+                           live_progress=config.live_progress)
+    async with RunHarness(settings, api_key=api_key, worker=worker, throttle=throttle) as run:
+        store = run.store
+        exporter = OutputExporter(store, config.output_path)
         scan = await asyncio.to_thread(scan_input, config.input_path, config.endpoint.endpoint, store,
                                        duplicate_ids=config.duplicate_ids)
         if scan.changed or scan.removed:
@@ -148,63 +130,56 @@ async def _complete_locked(config: CompleteConfig, *, api_key: str | None, worke
                      len(scan.changed), len(scan.removed))
         await exporter.forget(scan.changed + scan.removed)
         exporter.prepare()
-    except BaseException:
-        await store.close()
-        raise
-    own_worker = worker is None
-    if worker is None:
-        worker = OpenAIWorker(config.endpoint, api_key, max_connections=config.limits.max_concurrency)
-    throttle = throttle or Throttle(config.limits)
-    shutdown = Shutdown()
-    engine = Engine(worker, throttle=throttle, store=store, retry=config.retry, stats=stats,
-                    defaults=config.endpoint.defaults, stop=shutdown.stop)
-    loop = asyncio.get_running_loop()
-    if config.handle_signals:
-        shutdown.install()
-    stop = shutdown.stop
-    unfinished = 0
-    input_exhausted = False
+        run.stats.total = scan.total
+        live = AppendingExport(exporter, run.shutdown.stop)
+        interrupted, _ = await run.drive(lambda: _ask(run, config, scan), live=live, final=live.final)
+        failed_rows = store.failed_rows() if run.healthy else []
+        models = store.models() if run.healthy else {}
+        changes = fingerprint.history(store) if run.healthy else []
+    if live.failure is not None:
+        raise StorageError(f"{live.failure}; every answer so far is kept in {config.state}: "
+                           f"free some space and rerun the same command to resume") from live.failure
 
+    write_jsonl_atomic(config.failed_path, (
+        {"id": r["id"], "error": r["error"], "attempts": r["attempts"], **({"request": r["request"]} if r["request"] else {})}
+        for r in failed_rows))
+    snapshot = run.stats.snapshot(config.prices)
+    snapshot["duplicate_ids_skipped"] = scan.duplicates
+    snapshot["changed_requests"] = len(scan.changed)
+    snapshot["removed_ids"] = len(scan.removed)
+    snapshot["models"] = models
+    if changes:
+        snapshot["settings_changes"] = changes
+    snapshot["failed_total"] = len(failed_rows)
+    snapshot["interrupted"] = interrupted
+    write_json_atomic(config.stats_path, snapshot)
+    return CompleteResult(exit_code=exit_code(interrupted=interrupted, incomplete=bool(failed_rows)),
+                          stats=snapshot, failed=len(failed_rows), interrupted=interrupted)
+
+
+async def _ask(run: RunHarness, config: CompleteConfig, scan: InputScan) -> bool:
+    """Send every input request not yet answered, then drain; True when a signal cut the run short."""
+    engine, stats, stop = run.engine, run.stats, run.shutdown.stop
     # A task lives from spawn to commit, so at most max_concurrency requests are ever
     # uncommitted: that bounds what a crash can cost (re-asked on restart).
     pool = TaskPool(config.limits.max_concurrency, on_error=lambda exc: stop.set()
                     if not isinstance(exc, RequestFailed) else None)
-    reporter = Reporter(stats, interval=config.progress_interval, live=config.live_progress, label="complete")
-    export_failure: list[BaseException] = []
+    path = str(config.input_path)
+    chunk: list[Request] = []
 
-    async def periodic_export() -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            try:
-                await exporter.export()
-            except StorageError as exc:
-                # The output cannot be written (disk full): stop intake; every answer is in the state.
-                if store.failure is None:
-                    export_failure.append(exc)
-                stop.set()
+    async def flush_chunk() -> None:
+        done = run.store.done_ids(r.id for r in chunk)
+        for req in chunk:
+            if stop.is_set():
                 return
+            if req.id in done:
+                stats.done += 1
+                stats.cached += 1
+                continue
+            await pool.spawn(lambda req=req: engine.call(req))
+        chunk.clear()
 
-    exporter_task = None
-    interrupted = False
     try:
-        stats.total = scan.total
-        reporter.start()
-        exporter_task = loop.create_task(periodic_export())
-        path = str(config.input_path)
-        chunk: list[Request] = []
-
-        async def flush_chunk() -> None:
-            done = store.done_ids(r.id for r in chunk)
-            for req in chunk:
-                if stop.is_set():
-                    return
-                if req.id in done:
-                    stats.done += 1
-                    stats.cached += 1
-                    continue
-                await pool.spawn(lambda req=req: engine.call(req))
-            chunk.clear()
-
         for lineno, obj in iter_jsonl(config.input_path):
             if stop.is_set():
                 break
@@ -217,60 +192,14 @@ async def _complete_locked(config: CompleteConfig, *, api_key: str | None, worke
         else:
             await flush_chunk()
         input_exhausted = not stop.is_set()
-
         # Intake is over (input exhausted, a signal, or a fatal error). Drain.
-        if pool.fatal is None:
-            await drain(pool, shutdown, config.drain_timeout)
+        await run.drain(pool)
         unfinished = len(pool)
-        interrupted = shutdown.signalled and (unfinished > 0 or not input_exhausted or engine.not_started > 0)
     finally:
         await pool.cancel_all()
-        if exporter_task is not None:
-            exporter_task.cancel()
-        await reporter.stop()
-        shutdown.uninstall()
-        try:
-            if store.failure is None and not export_failure:
-                try:
-                    await asyncio.shield(exporter.export())
-                except StorageError as exc:
-                    if store.failure is None:
-                        export_failure.append(exc)
-        finally:
-            failed_rows = store.failed_rows() if store.failure is None else []
-            models = store.models() if store.failure is None else {}
-            changes = fingerprint.history(store) if store.failure is None else []
-            await store.close()
-            if own_worker:
-                await worker.aclose()
     if pool.fatal is not None:
         raise pool.fatal
-    if store.failure is not None:
-        raise store.failure
-    if export_failure:
-        raise StorageError(f"{export_failure[0]}; every answer so far is kept in {config.state}: "
-                           f"free some space and rerun the same command to resume") from export_failure[0]
-
-    write_jsonl_atomic(config.failed_path, (
-        {"id": r["id"], "error": r["error"], "attempts": r["attempts"], **({"request": r["request"]} if r["request"] else {})}
-        for r in failed_rows))
-    snapshot = stats.snapshot(config.prices)
-    snapshot["duplicate_ids_skipped"] = scan.duplicates
-    snapshot["changed_requests"] = len(scan.changed)
-    snapshot["removed_ids"] = len(scan.removed)
-    snapshot["models"] = models
-    if changes:
-        snapshot["settings_changes"] = changes
-    snapshot["failed_total"] = len(failed_rows)
-    snapshot["interrupted"] = interrupted
-    write_json_atomic(config.stats_path, snapshot)
-    if interrupted:
-        code = EXIT_INTERRUPTED
-    elif failed_rows:
-        code = EXIT_SOME_FAILED
-    else:
-        code = EXIT_OK
-    return CompleteResult(exit_code=code, stats=snapshot, failed=len(failed_rows), interrupted=interrupted)
+    return run.interrupted(unfinished == 0 and input_exhausted and engine.not_started == 0)
 
 
 def infer_endpoint(path: Path) -> str:

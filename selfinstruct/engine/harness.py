@@ -1,0 +1,182 @@
+"""The run harness: the one lifecycle every engine run goes through (`complete`, `generate`, `predict`, service jobs).
+
+    async with RunHarness(settings, api_key=key) as run:    # lock, store, fingerprint, worker, throttle, engine
+        ...prepare (read the input, restore a pipeline) with run.store and run.engine...
+        outcome, final = await run.drive(body, live=..., final=...)
+    code = exit_code(interrupted=..., incomplete=...)
+
+Entering takes the state's lock (one writer per state, ``runlock``), opens the
+store, checks the run's fingerprint (``fingerprint``), and builds the worker,
+the throttle, the ``Shutdown`` and the ``Engine``. A caller may hand in its
+own throttle (the service shares one per backend), shutdown (the service stops
+jobs itself) and stats; what the harness built it also closes.
+
+``drive`` runs the caller's body with signal handlers installed, the progress
+reporter and the caller's live output going; then, whatever happened, it stops
+them and makes the caller's final write, shielded from cancellation, while the
+store is still healthy. Leaving closes the worker, the store and the lock, each
+even when the one before failed, and surfaces a store failure the body did not
+see. What a run means by done is the caller's: it says whether the run was
+interrupted or incomplete, and ``exit_code`` maps that to the exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol, TypeVar
+
+from selfinstruct.engine import fingerprint
+from selfinstruct.engine.engine import Engine, TaskPool
+from selfinstruct.engine.retry import RetryConfig
+from selfinstruct.engine.runlock import lock_file, state_lock_path
+from selfinstruct.engine.shutdown import Shutdown, drain
+from selfinstruct.engine.stats import EngineStats, PriceTable, ProgressFn, Reporter
+from selfinstruct.engine.store import CheckpointStore
+from selfinstruct.engine.throttle import LimitsConfig, Throttle
+from selfinstruct.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
+from workers.base import Worker
+
+__all__ = ["RunSettings", "RunHarness", "LiveOutput", "exit_code"]
+
+T = TypeVar("T")
+F = TypeVar("F")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """What the harness needs of a run, whatever the run does."""
+
+    state: Path                     # the SQLite state; its lock file sits next to it
+    owner: str                      # what a second run is told is in use ("runs/x: in use by another ...")
+    endpoint: Any                   # workers.openai.EndpointConfig
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    allow_changes: bool = False
+    synchronous: str = "NORMAL"
+    seed: int | None = None         # the engine's backoff jitter
+    drain_timeout: float = 30.0
+    handle_signals: bool = True     # only when the harness owns the Shutdown
+    label: str = "selfinstruct"     # the progress line's name
+    progress_interval: float = 5.0
+    live_progress: bool | None = None
+    prices: PriceTable | None = None
+    lock_hint: str = "wait for it to finish, or choose another --out"
+
+
+class LiveOutput(Protocol):
+    """Output refreshed while a run goes (complete's appending exporter, generate's run directory)."""
+
+    def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def exit_code(*, interrupted: bool, incomplete: bool) -> int:
+    """A signal cut the run short: EXIT_INTERRUPTED; it ended without all it was asked (failed requests,
+    a stall, a target not reached): EXIT_SOME_FAILED; else EXIT_OK. Errors are raised, never mapped here."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if incomplete else EXIT_OK
+
+
+class RunHarness:
+    """One run's store, worker, throttle, shutdown and engine; see the module docstring for the lifecycle."""
+
+    def __init__(self, settings: RunSettings, *, api_key: str | None = None, worker: Worker | None = None,
+                 throttle: Throttle | None = None, shutdown: Shutdown | None = None,
+                 stats: EngineStats | None = None):
+        self.settings = settings
+        self._api_key = api_key
+        self._own_worker = worker is None
+        self._own_shutdown = shutdown is None
+        self.worker: Any = worker
+        self.throttle = throttle or Throttle(settings.limits)
+        self.shutdown = shutdown or Shutdown()
+        self.stats = stats or EngineStats(model=settings.endpoint.model)
+        self.store: CheckpointStore | None = None  # type: ignore[assignment]
+        self.engine: Engine | None = None  # type: ignore[assignment]
+        self._lock: IO[bytes] | None = None
+
+    async def __aenter__(self) -> "RunHarness":
+        s = self.settings
+        self._lock = lock_file(state_lock_path(s.state), in_use=f"{s.owner}: in use by another selfinstruct run",
+                               hint=s.lock_hint)
+        try:
+            store = await CheckpointStore(s.state, synchronous=s.synchronous).open()
+            try:
+                store.row_model = s.endpoint.model
+                await fingerprint.reconcile(store, s.fingerprint, allow_changes=s.allow_changes)
+            except BaseException:
+                await store.close()
+                raise
+        except BaseException:
+            self._lock.close()
+            raise
+        self.store = store
+        if self.worker is None:
+            from workers.openai import OpenAIWorker
+
+            self.worker = OpenAIWorker(s.endpoint, self._api_key, max_connections=s.limits.max_concurrency)
+        self.engine = Engine(self.worker, throttle=self.throttle, store=store, retry=s.retry, stats=self.stats,
+                             defaults=s.endpoint.defaults, seed=s.seed, stop=self.shutdown.stop)
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        store = self.store
+        assert store is not None and self._lock is not None
+        try:
+            if self._own_worker:
+                await self.worker.aclose()
+        finally:
+            try:
+                await store.close()
+            finally:
+                self._lock.close()
+        if exc is None and store.failure is not None:
+            raise store.failure
+
+    @property
+    def healthy(self) -> bool:
+        """The store has not failed: its contents can still be read and written."""
+        return self.store is not None and self.store.failure is None
+
+    def interrupted(self, finished: bool) -> bool:
+        """A signal (or the service, on pause) stopped a run that had not finished."""
+        return self.shutdown.signalled and not finished
+
+    async def drain(self, pool: TaskPool) -> None:
+        """Intake is over: let the pool's requests finish (``drain_timeout`` once a stop came)."""
+        if pool.fatal is None:
+            await drain(pool, self.shutdown, self.settings.drain_timeout)
+
+    async def drive(self, body: Callable[[], Awaitable[T]], *, live: LiveOutput | None = None,
+                    progress: ProgressFn | None = None,
+                    final: Callable[[], Awaitable[F]] | None = None) -> tuple[T, F | None]:
+        """Run ``body`` with signals, the reporter and ``live`` going; then stop them and, while the store is
+        healthy, await ``final()`` shielded from cancellation (also when ``body`` raised). Returns both values."""
+        s = self.settings
+        reporter = Reporter(self.stats, prices=s.prices, interval=s.progress_interval, live=s.live_progress,
+                            label=s.label, progress=progress)
+        if self._own_shutdown and s.handle_signals:
+            self.shutdown.install()
+        done: F | None = None
+        try:
+            reporter.start()
+            if live is not None:
+                live.start()
+            value = await body()
+        finally:
+            try:
+                await reporter.stop()
+                if live is not None:
+                    await live.close()  # returns once a refresh in progress has written its files
+            finally:
+                if self._own_shutdown:
+                    self.shutdown.uninstall()
+            if final is not None and self.healthy:
+                done = await asyncio.shield(final())
+        return value, done
