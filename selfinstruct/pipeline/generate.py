@@ -1,4 +1,4 @@
-"""`generate` as a library call: wire config -> store, worker, throttle, engine, pipeline -> run directory.
+"""`generate` as a library call: config -> the run harness (store, worker, throttle, engine) + the pipeline -> run directory.
 
 ``generate_async`` takes an optional shared ``Throttle`` (the service passes one
 per endpoint and key, so concurrent jobs share limits) and an optional
@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from selfinstruct.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
 from selfinstruct.pipeline.config import GenerateConfig
 
 __all__ = ["GenerateResult", "generate_async", "run_generate"]
@@ -75,116 +74,64 @@ def check_run_paths(config: GenerateConfig, seed_path: Any) -> None:
 async def generate_async(config: GenerateConfig, *, api_key: str | None = None, throttle: Any = None,
                          shutdown: Any = None, stats: Any = None, on_start: Any = None,
                          allow_changes: bool = False) -> GenerateResult:
-    from selfinstruct.engine.runlock import lock_file
-    from selfinstruct.stages.seeds import default_seed_path
-
-    seed_path = config.generation.seed_tasks or default_seed_path()
-    check_run_paths(config, seed_path)
-    state = config.state_path
-    lock = lock_file(state.with_name(state.name + ".lock"),
-                     in_use=f"{config.out_dir}: in use by another selfinstruct run",
-                     hint="wait for it to finish, or choose another --out")
-    try:
-        return await _generate_locked(config, seed_path, api_key=api_key, throttle=throttle, shutdown=shutdown,
-                                      stats=stats, on_start=on_start, allow_changes=allow_changes)
-    finally:
-        lock.close()
-
-
-async def _generate_locked(config: GenerateConfig, seed_path: Any, *, api_key: str | None, throttle: Any,
-                           shutdown: Any, stats: Any, on_start: Any, allow_changes: bool) -> GenerateResult:
     from selfinstruct.dedup import DedupConfig, NearDuplicateFilter
-    from selfinstruct.engine import CheckpointStore, Engine, EngineStats, Reporter, Throttle
-    from selfinstruct.engine.shutdown import Shutdown
+    from selfinstruct.engine import fingerprint
+    from selfinstruct.engine.harness import RunHarness, RunSettings, exit_code
     from selfinstruct.pipeline.export import LiveExport
     from selfinstruct.pipeline.runner import SelfInstructPipeline
     from selfinstruct.stages.filters import InstructionFilter, InstructionFilterConfig
     from selfinstruct.stages.instructions import InstructionPromptBuilder, InstructionPromptConfig
     from selfinstruct.stages.prepare import PrepareConfig
-    from selfinstruct.engine import fingerprint
-    from selfinstruct.stages.seeds import load_seed_tasks
-    from workers.openai import OpenAIWorker
+    from selfinstruct.stages.seeds import default_seed_path, load_seed_tasks
 
     gen = config.generation
+    seed_path = gen.seed_tasks or default_seed_path()
+    check_run_paths(config, seed_path)
     seeds = load_seed_tasks(seed_path)
     prompt_cfg = config.prompt or InstructionPromptConfig(endpoint=config.endpoint.endpoint)
     builder = InstructionPromptBuilder(seeds, prompt_cfg)
+    settings = RunSettings(state=config.state_path, owner=str(config.out_dir), endpoint=config.endpoint,
+                           limits=config.limits, retry=config.retry,
+                           fingerprint=run_fingerprint(config, seed_path, prompt_cfg), allow_changes=allow_changes,
+                           synchronous=gen.synchronous, seed=gen.seed, drain_timeout=gen.drain_timeout,
+                           label="generate", progress_interval=gen.progress_interval, prices=config.prices)
     config.out_dir.mkdir(parents=True, exist_ok=True)
-
-    stats = stats or EngineStats(model=config.endpoint.model)
-    store = await CheckpointStore(config.state_path, synchronous=gen.synchronous).open()
-    store.row_model = config.endpoint.model
-    try:
-        await fingerprint.reconcile(store, run_fingerprint(config, seed_path, prompt_cfg),
-                                    allow_changes=allow_changes)
-    except BaseException:
-        await store.close()
-        raise
-    worker = OpenAIWorker(config.endpoint, api_key, max_connections=config.limits.max_concurrency)
-    throttle = throttle or Throttle(config.limits)
-    own_shutdown = shutdown is None
-    shutdown = shutdown or Shutdown()
-    engine = Engine(worker, throttle=throttle, store=store, retry=config.retry, stats=stats,
-                    defaults=config.endpoint.defaults, seed=gen.seed, stop=shutdown.stop)
-    t0 = time.perf_counter()
-    dedup = NearDuplicateFilter(config.dedup or DedupConfig())
-    pipeline = SelfInstructPipeline(
-        engine=engine, seeds=seeds, builder=builder,
-        instruction_filter=InstructionFilter(config.filters or InstructionFilterConfig()), dedup=dedup,
-        endpoint=config.endpoint.endpoint, target=gen.num_instructions, stages=gen.stages,
-        classification_only=prompt_cfg.classification_only, max_instances_per_prompt=gen.max_instances_per_prompt,
-        seed=gen.seed, stall_limit=gen.stall_limit, max_tasks=max(8, 2 * config.limits.max_concurrency))
-    reporter = Reporter(stats, prices=config.prices, interval=gen.progress_interval, label="generate",
-                        progress=pipeline.progress)
-    prepare = config.export or PrepareConfig()
-    live_export = LiveExport(config.state_path, config.out_dir, interval=gen.export_interval, stop=shutdown.stop,
-                             snapshot=lambda: stats.snapshot(config.prices), seeds=seeds, prepare=prepare,
-                             seed=gen.seed)
-    outcome = None
-    try:
+    async with RunHarness(settings, api_key=api_key, throttle=throttle, shutdown=shutdown, stats=stats) as run:
+        t0 = time.perf_counter()
+        stats = run.stats
+        pipeline = SelfInstructPipeline(
+            engine=run.engine, seeds=seeds, builder=builder,
+            instruction_filter=InstructionFilter(config.filters or InstructionFilterConfig()),
+            dedup=NearDuplicateFilter(config.dedup or DedupConfig()), endpoint=config.endpoint.endpoint,
+            target=gen.num_instructions, stages=gen.stages, classification_only=prompt_cfg.classification_only,
+            max_instances_per_prompt=gen.max_instances_per_prompt, seed=gen.seed, stall_limit=gen.stall_limit,
+            max_tasks=max(8, 2 * config.limits.max_concurrency))
+        live_export = LiveExport(config.state_path, config.out_dir, interval=gen.export_interval,
+                                 stop=run.shutdown.stop, snapshot=lambda: stats.snapshot(config.prices), seeds=seeds,
+                                 prepare=config.export or PrepareConfig(), seed=gen.seed)
         if gen.import_run_files:
             await _import_run_files(pipeline, config.out_dir)
         pipeline.restore()
         stats.extra["restore_seconds"] = round(time.perf_counter() - t0, 3)
-        if own_shutdown:
-            shutdown.install()
         if on_start is not None:
             on_start(pipeline)
-        reporter.start()
-        live_export.start()
-        outcome = await pipeline.run(shutdown, gen.drain_timeout)
-    finally:
-        await reporter.stop()
-        await live_export.close()  # returns once a refresh in progress has written its files
-        if own_shutdown:
-            shutdown.uninstall()
-        try:
-            await worker.aclose()
-        finally:
-            failure = store.failure
+
+        async def final() -> tuple[dict[str, Any], dict[str, Any]]:
             snapshot = stats.snapshot(config.prices)
-            export = {}
-            try:
-                if failure is None:
-                    # Wait for every queued record before reading them back for export.
-                    await asyncio.shield(store.submit(lambda conn: None))
-                    snapshot["models"] = store.models()
-                    changes = fingerprint.history(store)
-                    if changes:
-                        snapshot["settings_changes"] = changes
-                    export = await live_export.final(snapshot)
-            finally:
-                await store.close()
-    if store.failure is not None:
-        raise store.failure
-    if outcome.interrupted:
-        code = EXIT_INTERRUPTED
-    elif outcome.failed_requests or outcome.stalled or outcome.accepted < gen.num_instructions:
-        code = EXIT_SOME_FAILED
-    else:
-        code = EXIT_OK
-    return GenerateResult(exit_code=code, stats=snapshot, export=export, interrupted=outcome.interrupted,
-                          stalled=outcome.stalled)
+            # Wait for every queued record before reading them back for export.
+            await run.store.submit(lambda conn: None)
+            snapshot["models"] = run.store.models()
+            changes = fingerprint.history(run.store)
+            if changes:
+                snapshot["settings_changes"] = changes
+            return snapshot, await live_export.final(snapshot)
+
+        outcome, written = await run.drive(lambda: pipeline.run(run.shutdown, gen.drain_timeout), live=live_export,
+                                           progress=pipeline.progress, final=final)
+    snapshot, export = written or (stats.snapshot(config.prices), {})
+    incomplete = bool(outcome.failed_requests or outcome.stalled or outcome.accepted < gen.num_instructions)
+    return GenerateResult(exit_code=exit_code(interrupted=outcome.interrupted, incomplete=incomplete),
+                          stats=snapshot, export=export, interrupted=outcome.interrupted, stalled=outcome.stalled)
 
 
 async def _import_run_files(pipeline: Any, out_dir: Any) -> None:
