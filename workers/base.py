@@ -6,12 +6,25 @@ are plain values: they know nothing about HTTP, SQLite or Self-Instruct.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Request", "Response", "Choice", "RateLimitInfo", "Worker", "ENDPOINTS"]
+__all__ = ["Request", "Response", "Choice", "RateLimitInfo", "Worker", "ENDPOINTS", "DEFAULT_MAX_TOKENS",
+           "resolve_params"]
 
 ENDPOINTS = ("chat", "completions")
+# What a request asks for when neither its own params nor the endpoint's defaults set max_tokens:
+# a bound on every call's cost, and what the token budget reserves for it.
+DEFAULT_MAX_TOKENS = 256
+
+
+def resolve_params(defaults: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a request is sent with: its own over the endpoint's defaults, ``max_tokens`` always set.
+
+    The one place they are merged: the engine resolves each request once and hands the result to the worker.
+    """
+    return {"max_tokens": DEFAULT_MAX_TOKENS, **defaults, **params}
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +33,8 @@ class Request:
 
     Exactly one of ``prompt`` (completions) or ``messages`` (chat) is set. ``params``
     holds OpenAI request parameters (max_tokens, temperature, top_p, stop, n,
-    presence_penalty, frequency_penalty, logprobs, ...) that override the worker's
-    defaults for this request only.
+    presence_penalty, frequency_penalty, logprobs, ...) that override the endpoint's
+    defaults for this request only (``resolve_params``).
     """
 
     id: str
@@ -113,13 +126,15 @@ class Response:
 class Worker(Protocol):
     """Something that sends one request and returns one response, or raises a RequestError.
 
-    ``max_tokens`` overrides the request's own (the engine shrinks it after a
-    context-length error); ``timeout`` bounds the whole call in seconds.
+    ``params`` are the request's parameters already resolved (``resolve_params``: the
+    engine passes them, with max_tokens shrunk after a context-length error); without
+    them the worker resolves the request's own over its endpoint's defaults.
+    ``max_tokens`` overrides either; ``timeout`` bounds the whole call in seconds.
     """
 
     endpoint_url: str
 
-    async def send(self, request: Request, *, max_tokens: int | None = None,
-                   timeout: float | None = None) -> Response: ...
+    async def send(self, request: Request, *, params: Mapping[str, Any] | None = None,
+                   max_tokens: int | None = None, timeout: float | None = None) -> Response: ...
 
     async def aclose(self) -> None: ...

@@ -15,6 +15,7 @@ the URL, the status and the target), so the key never leaves ``api_base``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from selfinstruct.errors import (
     ServerError,
     TransientNetworkError,
 )
-from workers.base import ENDPOINTS, Choice, Request, Response
+from workers.base import DEFAULT_MAX_TOKENS, ENDPOINTS, Choice, Request, Response, resolve_params
 from workers.headers import error_message, is_context_length_error, parse_rate_limit_headers, parse_retry_after
 
 __all__ = ["EndpointConfig", "OpenAIWorker", "parse_body"]
@@ -47,10 +48,9 @@ class EndpointConfig:
     api_base: str = field(metadata={"help": "base URL ending in /v1, as for the openai SDK"})
     model: str = field(metadata={"help": "model name sent in every request"})
     endpoint: str = field(default="completions", metadata={"help": "'chat' or 'completions'"})
-    defaults: dict[str, Any] = field(default_factory=dict,
-                                     metadata={"help": "default request params (max_tokens, temperature, stop, n ...)"})
-    api_key_env: str = field(default="OPENAI_API_KEY",
-                             metadata={"help": "name of the environment variable holding the key (read by the CLI)"})
+    defaults: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": f"default request params (max_tokens, temperature, stop, n ...); a request's own params win, and "
+                f"max_tokens is {DEFAULT_MAX_TOKENS} when neither sets it"})
     extra_headers: dict[str, str] = field(default_factory=dict, metadata={"help": "headers added to every request"})
     connect_timeout: float = field(default=10.0, metadata={"help": "seconds to open a connection"})
     request_timeout: float = field(default=600.0,
@@ -111,8 +111,8 @@ def parse_body(raw: bytes, endpoint: str, url: str) -> tuple[tuple[Choice, ...],
 class OpenAIWorker:
     """Sends ``Request`` values to one OpenAI-compatible endpoint and returns ``Response`` values.
 
-    ``api_key`` comes from the caller (the CLI reads ``config.api_key_env``); it is
-    optional for loopback servers. ``max_connections`` caps the pooled sockets.
+    ``api_key`` is the key itself, resolved by the caller at the edge (``selfinstruct.net``);
+    it is optional for loopback servers. ``max_connections`` caps the pooled sockets.
     """
 
     def __init__(self, config: EndpointConfig, api_key: str | None = None, *, max_connections: int = 100):
@@ -129,7 +129,6 @@ class OpenAIWorker:
         self._headers.update(config.extra_headers)
         if self._key:
             self._headers["Authorization"] = f"Bearer {self._key}"
-        self._defaults = {"model": config.model, **config.defaults}
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
         return f"OpenAIWorker(url={self.endpoint_url!r}, model={self.config.model!r})"
@@ -151,10 +150,13 @@ class OpenAIWorker:
             self._timeouts[seconds] = t
         return t
 
-    def build_body(self, request: Request, max_tokens: int | None = None) -> dict[str, Any]:
-        """The JSON body: config defaults, then the request's params, then the ``max_tokens`` override."""
-        body = {**self._defaults, **request.params} if request.params else dict(self._defaults)
-        body["model"] = self._defaults["model"]
+    def build_body(self, request: Request, max_tokens: int | None = None, *,
+                   params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON body: the model, the resolved ``params`` (by default the request's over the config's
+        defaults, see ``resolve_params``), then the ``max_tokens`` override."""
+        if params is None:
+            params = resolve_params(self.config.defaults, request.params)
+        body = {**params, "model": self.config.model}
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
         if self._endpoint == "chat":
@@ -169,13 +171,13 @@ class OpenAIWorker:
             body["prompt"] = request.prompt if request.prompt is not None else ""
         return body
 
-    async def send(self, request: Request, *, max_tokens: int | None = None,
-                   timeout: float | None = None) -> Response:
+    async def send(self, request: Request, *, params: Mapping[str, Any] | None = None,
+                   max_tokens: int | None = None, timeout: float | None = None) -> Response:
         session = self._session or self._open()
         url = self.endpoint_url
         seconds = self.config.request_timeout if timeout is None else timeout
         headers = {**self._headers, "X-Client-Request-Id": request.id}
-        data = orjson.dumps(self.build_body(request, max_tokens))
+        data = orjson.dumps(self.build_body(request, max_tokens, params=params))
         try:
             # Never follow a redirect: it would carry the Authorization header to wherever the server points.
             async with session.post(url, data=data, headers=headers, timeout=self._timeout(seconds),
@@ -220,8 +222,8 @@ class OpenAIWorker:
             return ServerError(msg, endpoint=url, status=status, retry_after=parse_retry_after(headers))
         if status in (401, 403):
             # The server's own words may echo part of the key ("Incorrect API key provided: sk-...").
-            return AuthError(f"{url}: HTTP {status}: authentication failed (check the API key variable "
-                             f"{self.config.api_key_env})", endpoint=url, status=status)
+            return AuthError(f"{url}: HTTP {status}: authentication failed (check the API key)", endpoint=url,
+                             status=status)
         if status in (400, 413, 422) and is_context_length_error(body):
             return ContextLengthExceeded(msg, endpoint=url, status=status)
         return FatalEndpointError(msg, endpoint=url, status=status)

@@ -17,7 +17,6 @@ import math
 import os
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
 
 from selfinstruct.config import (
     INT64_MAX,
@@ -31,10 +30,9 @@ from selfinstruct.config import (
     MAX_TPM,
     describe_range,
 )
-from selfinstruct.errors import ConfigError
 
 __all__ = ["add_endpoint_arguments", "add_limit_arguments", "endpoint_overrides", "limit_overrides",
-           "retry_overrides", "read_api_key", "is_loopback", "int_flag", "float_flag",
+           "retry_overrides", "read_api_key", "int_flag", "float_flag",
            "RPM", "TPM", "CONCURRENCY", "TIMEOUT", "ATTEMPTS", "SECONDS", "INTERVAL", "COUNT", "SEED"]
 
 
@@ -136,18 +134,8 @@ def retry_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"timeout": args.timeout, "max_attempts": args.max_attempts, "max_outage": args.max_outage}
 
 
-def is_loopback(url: str) -> bool:
-    host = (urlparse(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
 def read_api_key(env_name: str, api_base: str) -> str | None:
-    """The key from ``env_name``; required unless the endpoint is on loopback. The key is never echoed."""
-    if not env_name or not env_name.replace("_", "").isalnum():
-        raise ConfigError(f"--api-key-env must be an environment variable name, got {env_name!r}")
-    key = os.environ.get(env_name)
-    if key:
-        return key
-    if is_loopback(api_base):
-        return None
-    raise ConfigError(f"environment variable {env_name} is not set; it must hold the API key for {api_base}")
+    """The key from ``env_name`` in this process's environment (the rule: ``selfinstruct.net.resolve_api_key``)."""
+    from selfinstruct.net import resolve_api_key
+
+    return resolve_api_key(env_name, api_base, os.environ)

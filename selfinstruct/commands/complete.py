@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.stats import PriceTable
     from selfinstruct.engine.throttle import LimitsConfig
+    from selfinstruct.net import split_key_source
     from workers.openai import EndpointConfig
 
     from selfinstruct.engine.outputs import refuse_overlaps
@@ -59,14 +60,14 @@ def run(args: argparse.Namespace) -> int:
     table = load_toml(args.config)
     check_keys(table, {"endpoint", "limits", "retry", "prices"}, source=source)
     table = {name: table_of(table, name, source=source) for name in table}
-    ep_table = merge(table.get("endpoint", {}), endpoint_overrides(args))
+    key_env, ep_table = split_key_source(merge(table.get("endpoint", {}), endpoint_overrides(args)))
     if ep_table.get("endpoint") is None:
         ep_table["endpoint"] = infer_endpoint(args.input)
     endpoint = build(EndpointConfig, ep_table, source=source, section="endpoint")
     limits = build(LimitsConfig, merge(table.get("limits", {}), limit_overrides(args)), source=source, section="limits")
     retry = build(RetryConfig, merge(table.get("retry", {}), retry_overrides(args)), source=source, section="retry")
     prices = PriceTable.from_table(table.get("prices", {}), source=source)
-    api_key = read_api_key(endpoint.api_key_env, endpoint.api_base)
+    api_key = read_api_key(key_env, endpoint.api_base)
     config = CompleteConfig(input_path=args.input, output_path=args.out, state_path=args.state, endpoint=endpoint,
                             limits=limits, retry=retry, drain_timeout=args.drain_timeout,
                             progress_interval=args.progress_interval, prices=prices,

@@ -47,7 +47,9 @@ def flat_overrides(args: argparse.Namespace) -> dict:
 
 
 def config_from_args(args: argparse.Namespace, *, extra_table: dict | None = None):
+    """The run's config and its API key, read here, at the edge, from the variable [endpoint] api_key_env names."""
     from selfinstruct.config import load_toml, merge
+    from selfinstruct.net import split_key_source
     from selfinstruct.pipeline.config import build_generate_config, table_from_flat
 
     from selfinstruct.engine.outputs import require_run_dir
@@ -56,7 +58,9 @@ def config_from_args(args: argparse.Namespace, *, extra_table: dict | None = Non
     require_run_dir(args.out)
     table = merge(load_toml(args.config), extra_table or {})
     table = merge(table, table_from_flat(flat_overrides(args)))
-    return build_generate_config(table, out_dir=args.out, source=source)
+    key_env, table["endpoint"] = split_key_source(table.get("endpoint", {}))
+    config = build_generate_config(table, out_dir=args.out, source=source)
+    return config, read_api_key(key_env, config.endpoint.api_base)
 
 
 def report(result, out: Path) -> None:
@@ -80,8 +84,7 @@ def report(result, out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from selfinstruct.pipeline.generate import run_generate
 
-    config = config_from_args(args)
-    api_key = read_api_key(config.endpoint.api_key_env, config.endpoint.api_base)
+    config, api_key = config_from_args(args)
     result = run_generate(config, api_key=api_key, allow_changes=args.allow_changes)
     report(result, args.out)
     return result.exit_code

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from selfinstruct.commands.common import COUNT, SEED, add_endpoint_arguments, add_limit_arguments, read_api_key
+from selfinstruct.commands.common import COUNT, SEED, add_endpoint_arguments, add_limit_arguments
 
 
 def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> None:
@@ -59,8 +59,7 @@ def _run_stage(args: argparse.Namespace, stage: str) -> int:
     from selfinstruct.pipeline.generate import run_generate
 
     extra = {"generation": {"stages": [stage], "import_run_files": stage != "generate"}}
-    config = config_from_args(args, extra_table=extra)
-    api_key = read_api_key(config.endpoint.api_key_env, config.endpoint.api_base)
+    config, api_key = config_from_args(args, extra_table=extra)
     result = run_generate(config, api_key=api_key, allow_changes=args.allow_changes)
     report(result, args.out)
     return step_exit_code(result, stage)

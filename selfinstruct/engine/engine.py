@@ -19,6 +19,9 @@
 
 Callers decide the concurrency (how many ``call``s run at once); see
 ``TaskPool`` for the bounded-task pattern used by the batch runner and pipeline.
+``defaults`` are the endpoint's default request parameters: each request's
+parameters are resolved once (``workers.base.resolve_params``) and sent resolved.
+Runs build their engine through ``harness.RunHarness``.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from selfinstruct.errors import (
     RequestFailed,
     RequestNotStarted,
 )
-from workers.base import Request, Response, Worker
+from workers.base import Request, Response, Worker, resolve_params
 
 __all__ = ["Engine", "TaskPool"]
 
@@ -88,10 +91,12 @@ class Engine:
     async def _call(self, request: Request, then: Callable | None) -> Response:
         if self.stop is not None and self.stop.is_set():
             raise RequestNotStarted(request.id)
-        max_tokens = int(request.params.get("max_tokens", self.defaults.get("max_tokens", 256)))
-        n = int(request.params.get("n", self.defaults.get("n", 1)) or 1)
+        # Resolved once; an attempt after a context-length error sends them with max_tokens shrunk.
+        params = resolve_params(self.defaults, request.params)
+        n = int(params.get("n") or 1)
         # attempts: the ones that count against max_attempts; excused: the last failure was the outage's
-        state = {"max_tokens": max_tokens, "attempts": 0, "excused": 0}
+        state: dict[str, Any] = {"params": params, "max_tokens": int(params["max_tokens"]), "attempts": 0,
+                                 "excused": 0}
         prompt_chars = _prompt_chars(request)
         last_error: BaseException | None = None
         try:
@@ -208,7 +213,7 @@ class Engine:
             # The breaker opened while this attempt waited for its permit: do not send it.
             throttle.release(permit, ok=False)
 
-    async def _attempt(self, request: Request, state: dict[str, int], prompt_chars: int, n: int) -> Response:
+    async def _attempt(self, request: Request, state: dict[str, Any], prompt_chars: int, n: int) -> Response:
         throttle = self.throttle
         estimate = throttle.estimator.estimate(prompt_chars, state["max_tokens"], n)
         state["excused"] = 0
@@ -221,7 +226,7 @@ class Engine:
         outcome: bool | None = None   # True: the endpoint answered; False: an outage failure; None: neither
         used = retry_after = rate_limits = None
         try:
-            response = await self.worker.send(request, max_tokens=state["max_tokens"], timeout=self.retry.timeout)
+            response = await self.worker.send(request, params=state["params"], timeout=self.retry.timeout)
             ok = outcome = True
             usage = response.usage or {}
             used = usage.get("total_tokens")
@@ -249,6 +254,7 @@ class Engine:
                                             endpoint=self.worker.endpoint_url, status=400,
                                             retryable=False)
             state["max_tokens"] = shrunk
+            state["params"] = {**state["params"], "max_tokens": shrunk}
             raise
         except RequestError as exc:
             stats.errors[type(exc).__name__ if exc.status is None else str(exc.status)] += 1
@@ -266,7 +272,7 @@ class Engine:
             stats.rate = throttle.current_rate
             self._tell_breaker(outcome, probe, state)
 
-    def _tell_breaker(self, outcome: bool | None, probe: bool, state: dict[str, int]) -> None:
+    def _tell_breaker(self, outcome: bool | None, probe: bool, state: dict[str, Any]) -> None:
         breaker = self.breaker
         if outcome is None:   # cancelled or crashed on the wire: says nothing about the endpoint
             if probe:

@@ -8,29 +8,18 @@ and the service-level settings ``seeds_dir``, ``allowed_origins``,
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from selfinstruct.errors import ConfigError
+from selfinstruct.net import is_loopback_host
 
 __all__ = ["ServiceConfig", "is_loopback_host", "load_service_file", "DEFAULT_MAX_BODY"]
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 _FILE_KEYS = ("backends", "seeds_dir", "allowed_origins", "allowed_hosts", "max_body_bytes")
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for names and addresses only reachable from this machine (127.0.0.0/8, ::1, localhost)."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False  # any other name may resolve to a public address
 
 
 @dataclass(frozen=True, kw_only=True)

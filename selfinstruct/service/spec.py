@@ -126,8 +126,6 @@ def _run_table(flat: dict[str, Any], backend: BackendConfig, seed_path: Path | N
     run.update(api_base=backend.api_base, rpm=backend.rpm, tpm=backend.tpm, max_concurrency=backend.max_concurrency)
     if backend.endpoint is not None:
         run["endpoint"] = backend.endpoint
-    if backend.api_key_env is not None:
-        run["api_key_env"] = backend.api_key_env  # only for the worker's auth-failure hint; the key is passed in
     if seed_path is not None:
         run["seed_tasks"] = str(seed_path)
     return table_from_flat(run, source=SOURCE)
