@@ -24,7 +24,7 @@ from selfinstruct.engine.store import DONE, CheckpointStore
 from selfinstruct.errors import StorageError
 from selfinstruct.io import append_lines_durable, dumps_line, fsync_dir, storage_error
 
-__all__ = ["OutputExporter", "AppendingExport"]
+__all__ = ["OutputExporter", "AppendingExport", "forget_results"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,29 @@ def _output_line(rid: str, response: bytes, model: str | None) -> bytes:
     if model:
         row["model"] = model
     return dumps_line(row)
+
+
+async def forget_results(store: CheckpointStore, ids: list[str]) -> bool:
+    """Delete ``ids``' results from the state, in one commit; True when any had been exported to an output
+    file (the export is then recorded as empty, so the file must be rebuilt)."""
+
+    def delete(conn: sqlite3.Connection) -> bool:
+        last = conn.execute("SELECT value FROM meta WHERE key='export.seq'").fetchone()
+        exported = int(last[0]) if last else 0
+        rebuild = False
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            hit = conn.execute(f"SELECT 1 FROM results WHERE status=? AND done_seq<=? AND id IN ({marks})"
+                               " LIMIT 1", (DONE, exported, *chunk)).fetchone()
+            rebuild = rebuild or hit is not None
+            conn.execute(f"DELETE FROM results WHERE id IN ({marks})", chunk)
+        if rebuild:
+            CheckpointStore.set_meta(conn, "export.seq", 0)
+            CheckpointStore.set_meta(conn, "export.size", 0)
+        return rebuild
+
+    return bool(ids) and bool(await store.submit(delete))
 
 
 class OutputExporter:
@@ -89,23 +112,7 @@ class OutputExporter:
         (2) write the new OUTPUT atomically and record its size and last sequence.
         """
 
-        def delete(conn: sqlite3.Connection) -> bool:
-            last = conn.execute("SELECT value FROM meta WHERE key='export.seq'").fetchone()
-            exported = int(last[0]) if last else 0
-            rebuild = False
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                marks = ",".join("?" * len(chunk))
-                hit = conn.execute(f"SELECT 1 FROM results WHERE status=? AND done_seq<=? AND id IN ({marks})"
-                                   " LIMIT 1", (DONE, exported, *chunk)).fetchone()
-                rebuild = rebuild or hit is not None
-                conn.execute(f"DELETE FROM results WHERE id IN ({marks})", chunk)
-            if rebuild:
-                CheckpointStore.set_meta(conn, "export.seq", 0)
-                CheckpointStore.set_meta(conn, "export.size", 0)
-            return rebuild
-
-        if ids and await self.store.submit(delete):
+        if await forget_results(self.store, ids):
             await self.store.submit(self._rewrite)
 
     def _rewrite(self, conn: sqlite3.Connection) -> None:

@@ -1,4 +1,4 @@
-"""Reading the input of `complete`: one request per line, checked whole before anything is sent.
+"""The requests of `complete`: one per input line, checked whole against the state before anything is sent.
 
 ``scan_input`` reads the file once (lazily; it keeps only each id's line number)
 and finds, against the state:
@@ -10,6 +10,7 @@ and finds, against the state:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from selfinstruct.errors import InputError
 from selfinstruct.io import iter_jsonl
 from workers.base import Request
 
-__all__ = ["parse_request_line", "InputScan", "scan_input", "DUPLICATE_POLICIES"]
+__all__ = ["parse_request_line", "InputScan", "scan_input", "changed_ids", "DUPLICATE_POLICIES"]
 
 DUPLICATE_POLICIES = ("error", "first")
 _SHOWN = 5
@@ -77,8 +78,7 @@ def scan_input(path: Path, endpoint: str | None, store: Any, *, duplicate_ids: s
     chunk: list[tuple[str, str | None]] = []
 
     def compare() -> None:
-        recorded = store.request_hashes(rid for rid, _ in chunk)
-        scan.changed.extend(rid for rid, digest in chunk if rid in recorded and recorded[rid] != digest)
+        scan.changed.extend(_changed(store, chunk))
         chunk.clear()
 
     for lineno, obj in iter_jsonl(path):
@@ -101,3 +101,14 @@ def scan_input(path: Path, endpoint: str | None, store: Any, *, duplicate_ids: s
                          f"(--duplicate-ids first keeps each id's first line)", path=name)
     scan.removed = [rid for rid in store.iter_result_ids() if rid not in scan.line_of]
     return scan
+
+
+def changed_ids(store: Any, requests: Iterable[Request]) -> list[str]:
+    """The ids the state answered for another request than the one given now (they must be asked again)."""
+    pairs = [(r.id, request_digest(r.to_json())) for r in requests]
+    return [rid for i in range(0, len(pairs), 500) for rid in _changed(store, pairs[i:i + 500])]
+
+
+def _changed(store: Any, pairs: list[tuple[str, str | None]]) -> list[str]:
+    recorded = store.request_hashes(rid for rid, _ in pairs)
+    return [rid for rid, digest in pairs if rid in recorded and recorded[rid] != digest]

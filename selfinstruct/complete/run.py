@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,13 @@ from typing import Any
 from selfinstruct.complete.output import AppendingExport, OutputExporter
 from selfinstruct.complete.requests import DUPLICATE_POLICIES, InputScan, parse_request_line, scan_input
 from selfinstruct.engine import fingerprint
-from selfinstruct.engine.engine import TaskPool
 from selfinstruct.engine.harness import RunHarness, RunSettings, exit_code
 from selfinstruct.engine.outputs import refuse_overlaps, require_file_path
 from selfinstruct.engine.retry import RetryConfig
 from selfinstruct.engine.runlock import state_lock_path
 from selfinstruct.engine.stats import PriceTable
 from selfinstruct.engine.throttle import LimitsConfig, Throttle
-from selfinstruct.errors import ConfigError, RequestFailed, StorageError
+from selfinstruct.errors import ConfigError, StorageError
 from selfinstruct.io import iter_jsonl, storage_error, write_json_atomic, write_jsonl_atomic
 from workers.base import Request
 
@@ -132,7 +132,8 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
         exporter.prepare()
         run.stats.total = scan.total
         live = AppendingExport(exporter, run.shutdown.stop)
-        interrupted, _ = await run.drive(lambda: _ask(run, config, scan), live=live, final=live.final)
+        interrupted, _ = await run.drive(lambda: run.ask(_input_requests(config, scan)), live=live,
+                                         final=live.final)
         failed_rows = store.failed_rows() if run.healthy else []
         models = store.models() if run.healthy else {}
         changes = fingerprint.history(store) if run.healthy else []
@@ -157,49 +158,13 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
                           stats=snapshot, failed=len(failed_rows), interrupted=interrupted)
 
 
-async def _ask(run: RunHarness, config: CompleteConfig, scan: InputScan) -> bool:
-    """Send every input request not yet answered, then drain; True when a signal cut the run short."""
-    engine, stats, stop = run.engine, run.stats, run.shutdown.stop
-    # A task lives from spawn to commit, so at most max_concurrency requests are ever
-    # uncommitted: that bounds what a crash can cost (re-asked on restart).
-    pool = TaskPool(config.limits.max_concurrency, on_error=lambda exc: stop.set()
-                    if not isinstance(exc, RequestFailed) else None)
+def _input_requests(config: CompleteConfig, scan: InputScan) -> Iterator[Request]:
+    """The input's requests, read lazily, each id's first line only (the scan checked every line)."""
     path = str(config.input_path)
-    chunk: list[Request] = []
-
-    async def flush_chunk() -> None:
-        done = run.store.done_ids(r.id for r in chunk)
-        for req in chunk:
-            if stop.is_set():
-                return
-            if req.id in done:
-                stats.done += 1
-                stats.cached += 1
-                continue
-            await pool.spawn(lambda req=req: engine.call(req))
-        chunk.clear()
-
-    try:
-        for lineno, obj in iter_jsonl(config.input_path):
-            if stop.is_set():
-                break
-            req = parse_request_line(obj, path, lineno, config.endpoint.endpoint)
-            if not scan.counts(req.id, lineno):
-                continue
-            chunk.append(req)
-            if len(chunk) >= 256:
-                await flush_chunk()
-        else:
-            await flush_chunk()
-        input_exhausted = not stop.is_set()
-        # Intake is over (input exhausted, a signal, or a fatal error). Drain.
-        await run.drain(pool)
-        unfinished = len(pool)
-    finally:
-        await pool.cancel_all()
-    if pool.fatal is not None:
-        raise pool.fatal
-    return run.interrupted(unfinished == 0 and input_exhausted and engine.not_started == 0)
+    for lineno, obj in iter_jsonl(config.input_path):
+        req = parse_request_line(obj, path, lineno, config.endpoint.endpoint)
+        if scan.counts(req.id, lineno):
+            yield req
 
 
 def infer_endpoint(path: Path) -> str:

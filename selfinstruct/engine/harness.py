@@ -11,7 +11,8 @@ the throttle, the ``Shutdown`` and the ``Engine``. A caller may hand in its
 own throttle (the service shares one per backend), shutdown (the service stops
 jobs itself) and stats; what the harness built it also closes.
 
-``drive`` runs the caller's body with signal handlers installed, the progress
+``ask`` is the plain body: each request not answered yet, bounded by
+``max_concurrency``, then the drain. ``drive`` runs the caller's body with signal handlers installed, the progress
 reporter and the caller's live output going; then, whatever happened, it stops
 them and makes the caller's final write, shielded from cancellation, while the
 store is still healthy. Leaving closes the worker, the store and the lock, each
@@ -23,7 +24,7 @@ interrupted or incomplete, and ``exit_code`` maps that to the exit code.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
@@ -36,8 +37,8 @@ from selfinstruct.engine.shutdown import Shutdown, drain
 from selfinstruct.engine.stats import EngineStats, PriceTable, ProgressFn, Reporter
 from selfinstruct.engine.store import CheckpointStore
 from selfinstruct.engine.throttle import LimitsConfig, Throttle
-from selfinstruct.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
-from workers.base import Worker
+from selfinstruct.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, RequestFailed
+from workers.base import Request, Worker
 
 __all__ = ["RunSettings", "RunHarness", "LiveOutput", "exit_code"]
 
@@ -152,6 +153,51 @@ class RunHarness:
         """Intake is over: let the pool's requests finish (``drain_timeout`` once a stop came)."""
         if pool.fatal is None:
             await drain(pool, self.shutdown, self.settings.drain_timeout)
+
+    async def ask(self, requests: Iterable[Request], *, chunk: int = 256) -> bool:
+        """Ask each request not answered yet, at most ``max_concurrency`` at a time, then drain.
+
+        Returns whether the run was interrupted (a signal came before every request was
+        answered or failed). A fatal error stops intake and is raised after the drain.
+        """
+        engine, stats, stop = self.engine, self.stats, self.shutdown.stop
+        assert engine is not None and self.store is not None
+        # A task lives from spawn to commit, so at most max_concurrency requests are ever
+        # uncommitted: that bounds what a crash can cost (re-asked on restart).
+        pool = TaskPool(self.settings.limits.max_concurrency,
+                        on_error=lambda exc: None if isinstance(exc, RequestFailed) else stop.set())
+        batch: list[Request] = []
+
+        async def flush() -> None:
+            done = self.store.done_ids(r.id for r in batch)
+            for req in batch:
+                if stop.is_set():
+                    return
+                if req.id in done:
+                    stats.done += 1
+                    stats.cached += 1
+                    continue
+                await pool.spawn(lambda req=req: engine.call(req))
+            batch.clear()
+
+        try:
+            for req in requests:
+                if stop.is_set():
+                    break
+                batch.append(req)
+                if len(batch) >= chunk:
+                    await flush()
+            else:
+                await flush()
+            exhausted = not stop.is_set()
+            # Intake is over (input exhausted, a signal, or a fatal error). Drain.
+            await self.drain(pool)
+            unfinished = len(pool)
+        finally:
+            await pool.cancel_all()
+        if pool.fatal is not None:
+            raise pool.fatal
+        return self.interrupted(exhausted and unfinished == 0 and engine.not_started == 0)
 
     async def drive(self, body: Callable[[], Awaitable[T]], *, live: LiveOutput | None = None,
                     progress: ProgressFn | None = None,

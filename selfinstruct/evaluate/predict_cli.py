@@ -85,10 +85,19 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None:
         tasks = tasks[: args.limit]
     if args.api_base:
-        from selfinstruct.evaluate.predict_api import predict_with_api
+        from selfinstruct.commands.common import limit_overrides, read_api_key, retry_overrides
+        from selfinstruct.config import build, merge
+        from selfinstruct.engine.retry import RetryConfig
+        from selfinstruct.engine.throttle import LimitsConfig
+        from selfinstruct.evaluate.predict_api import PredictApiConfig, predict_with_api
 
+        config = PredictApiConfig(
+            api_base=args.api_base, model=args.model, endpoint=args.endpoint, max_new_tokens=args.max_new_tokens,
+            do_sample=args.do_sample, temperature=args.temperature, top_p=args.top_p,
+            limits=build(LimitsConfig, merge({}, limit_overrides(args))),
+            retry=build(RetryConfig, merge({}, retry_overrides(args))))
         # The API path reports its own progress and returns the exit code (3 when some requests failed).
-        return int(predict_with_api(tasks, args.out, args))
+        return int(predict_with_api(tasks, args.out, config, api_key=read_api_key(args.api_key_env, args.api_base)))
 
     from selfinstruct.evaluate.predict_local import LocalGenerationConfig, predict_local
 

@@ -109,21 +109,27 @@ def test_missing_model_exits_2(tmp_path, small_tasks, capsys):
 def test_api_base_dispatches_to_predict_api(monkeypatch, small_tasks, tmp_path):
     calls = []
 
-    def fake_predict_with_api(tasks, out_path, args):
-        calls.append((tasks, out_path, args))
+    def fake_predict_with_api(tasks, out_path, config, *, api_key):
+        calls.append((tasks, out_path, config, api_key))
         return 3
+
+    from selfinstruct.evaluate.predict_api import PredictApiConfig
 
     fake = types.ModuleType("selfinstruct.evaluate.predict_api")
     fake.predict_with_api = fake_predict_with_api
+    fake.PredictApiConfig = PredictApiConfig
     monkeypatch.setitem(sys.modules, "selfinstruct.evaluate.predict_api", fake)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     out = tmp_path / "api_predictions.jsonl"
     code = main(["predict", "--api-base", "http://127.0.0.1:9/v1", "--model", "gpt-x", "--tasks", str(small_tasks),
                  "--out", str(out), "--endpoint", "completions", "--rpm", "60", "--tpm", "9000",
                  "--max-concurrency", "4", "--timeout", "30", "--max-attempts", "5", "--limit", "2"])
     assert code == 3
-    (tasks, out_path, args), = calls
+    (tasks, out_path, config, api_key), = calls
     assert [t.id for t in tasks] == ["t0", "t1"] and out_path == out
-    assert (args.api_base, args.model, args.endpoint, args.api_key_env) == (
-        "http://127.0.0.1:9/v1", "gpt-x", "completions", "OPENAI_API_KEY")
-    assert (args.rpm, args.tpm, args.max_concurrency, args.timeout, args.max_attempts) == (60, 9000, 4, 30, 5)
-    assert (args.max_new_tokens, args.do_sample, args.seed) == (512, False, 0)
+    # The key is resolved by the CLI (default variable OPENAI_API_KEY, unset here: none on loopback).
+    assert (config.api_base, config.model, config.endpoint, api_key) == (
+        "http://127.0.0.1:9/v1", "gpt-x", "completions", None)
+    assert (config.limits.rpm, config.limits.tpm, config.limits.max_concurrency, config.retry.timeout,
+            config.retry.max_attempts) == (60, 9000, 4, 30, 5)
+    assert (config.max_new_tokens, config.do_sample) == (512, False)
