@@ -18,7 +18,7 @@
    ``RequestNotStarted`` and stays uncommitted. Requests on the wire finish.
 
 Callers decide the concurrency (how many ``call``s run at once); see
-``TaskPool`` for the bounded-task pattern used by the batch runner and pipeline.
+``TaskPool`` for the bounded-task pattern used by the run harness and the pipeline.
 ``defaults`` are the endpoint's default request parameters: each request's
 parameters are resolved once (``workers.base.resolve_params``) and sent resolved.
 Runs build their engine through ``harness.RunHarness``.

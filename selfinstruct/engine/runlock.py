@@ -1,6 +1,6 @@
 """One writer per state: an exclusive OS lock (flock) on a lock file that holds the owner's pid.
 
-`complete`, `generate`, the step commands and `serve` all take their lock here.
+Every run takes its state's lock here, through the run harness (`harness`); `serve` takes its own.
 The kernel drops a flock when its process dies, even by SIGKILL, so a crash
 never leaves a stale lock behind; the pid in the file is only there to tell the
 second run who holds it.

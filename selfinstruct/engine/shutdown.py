@@ -1,6 +1,6 @@
 """Graceful shutdown by signal: the first SIGINT/SIGTERM stops intake and drains, a second one stops at once.
 
-Used by every long-running entry point (batch completion, the pipeline), so
+Used by every long-running entry point through the run harness (``harness``), so
 they all behave the same. The drain rule: after the first signal no new request
 starts (the engine watches ``Shutdown.stop``: items not begun, retries, and
 requests waiting for a permit or a breaker probe all end unsent and stay
