@@ -46,21 +46,32 @@ def flat_overrides(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k, None) for k in keys}
 
 
-def config_from_args(args: argparse.Namespace, *, extra_table: dict | None = None):
-    """The run's config and its API key, read here, at the edge, from the variable [endpoint] api_key_env names."""
+def _table(args: argparse.Namespace, extra_table: dict | None) -> dict:
     from selfinstruct.config import load_toml, merge
-    from selfinstruct.net import split_key_source
-    from selfinstruct.pipeline.config import build_generate_config, table_from_flat
+    from selfinstruct.pipeline.config import table_from_flat
 
+    table = merge(load_toml(args.config), extra_table or {})
+    return merge(table, table_from_flat(flat_overrides(args)))
+
+
+def config_from_args(args: argparse.Namespace, *, extra_table: dict | None = None):
     from selfinstruct.engine.outputs import require_run_dir
+    from selfinstruct.net import split_key_source
+    from selfinstruct.pipeline.config import build_generate_config
 
     source = str(args.config) if args.config else "<flags>"
     require_run_dir(args.out)
-    table = merge(load_toml(args.config), extra_table or {})
-    table = merge(table, table_from_flat(flat_overrides(args)))
-    key_env, table["endpoint"] = split_key_source(table.get("endpoint", {}))
-    config = build_generate_config(table, out_dir=args.out, source=source)
-    return config, read_api_key(key_env, config.endpoint.api_base)
+    table = _table(args, extra_table)
+    _, table["endpoint"] = split_key_source(table.get("endpoint", {}))
+    return build_generate_config(table, out_dir=args.out, source=source)
+
+
+def api_key_from_args(args: argparse.Namespace, config) -> str | None:
+    """The key, read here, at the edge, from the variable --api-key-env or [endpoint] api_key_env names."""
+    from selfinstruct.net import split_key_source
+
+    key_env, _ = split_key_source(_table(args, None).get("endpoint", {}))
+    return read_api_key(key_env, config.endpoint.api_base)
 
 
 def report(result, out: Path) -> None:
@@ -84,7 +95,8 @@ def report(result, out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from selfinstruct.pipeline.generate import run_generate
 
-    config, api_key = config_from_args(args)
+    config = config_from_args(args)
+    api_key = api_key_from_args(args, config)
     result = run_generate(config, api_key=api_key, allow_changes=args.allow_changes)
     report(result, args.out)
     return result.exit_code

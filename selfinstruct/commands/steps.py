@@ -55,11 +55,12 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_stage(args: argparse.Namespace, stage: str) -> int:
-    from selfinstruct.commands.generate import config_from_args, report
+    from selfinstruct.commands.generate import api_key_from_args, config_from_args, report
     from selfinstruct.pipeline.generate import run_generate
 
     extra = {"generation": {"stages": [stage], "import_run_files": stage != "generate"}}
-    config, api_key = config_from_args(args, extra_table=extra)
+    config = config_from_args(args, extra_table=extra)
+    api_key = api_key_from_args(args, config)
     result = run_generate(config, api_key=api_key, allow_changes=args.allow_changes)
     report(result, args.out)
     return step_exit_code(result, stage)

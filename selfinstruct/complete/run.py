@@ -79,8 +79,7 @@ class CompleteConfig:
 
     def fingerprint(self) -> dict[str, Any]:
         """What defines the answers (see ``fingerprint``); each id's request hash is kept per result."""
-        return {"model": self.endpoint.model, "endpoint": self.endpoint.endpoint,
-                "defaults": dict(self.endpoint.defaults)}
+        return fingerprint.of_endpoint(self.endpoint)
 
     def check_paths(self) -> None:
         """Refuse outputs that are the input (or each other) before anything is opened."""

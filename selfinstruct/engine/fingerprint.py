@@ -30,11 +30,16 @@ import orjson
 
 from selfinstruct.errors import ConfigError, InputError
 
-__all__ = ["FINGERPRINT_KEY", "HISTORY_KEY", "request_digest", "file_digest", "differences", "describe",
+__all__ = ["FINGERPRINT_KEY", "HISTORY_KEY", "of_endpoint", "request_digest", "file_digest", "differences", "describe",
            "reconcile", "history"]
 
 FINGERPRINT_KEY = "fingerprint"
 HISTORY_KEY = "fingerprint.history"
+
+
+def of_endpoint(endpoint: Any) -> dict[str, Any]:
+    """The endpoint's part of every run's fingerprint: model, endpoint kind and default parameters."""
+    return {"model": endpoint.model, "endpoint": endpoint.endpoint, "defaults": dict(endpoint.defaults)}
 
 
 def request_digest(request: dict[str, Any] | None) -> str | None:

@@ -80,6 +80,7 @@ async def _answer(tasks: list[Any], state: Path, config: PredictApiConfig, *,
     """({task id: answer text} of every answered task, whether a signal interrupted the run)."""
     from selfinstruct.complete.output import forget_results
     from selfinstruct.complete.requests import changed_ids
+    from selfinstruct.engine.fingerprint import of_endpoint
     from selfinstruct.engine.harness import RunHarness, RunSettings
     from selfinstruct.engine.outputs import require_file_path
     from workers.base import Request, Response
@@ -93,9 +94,7 @@ async def _answer(tasks: list[Any], state: Path, config: PredictApiConfig, *,
     settings = RunSettings(state=state, owner=str(state), endpoint=endpoint, limits=config.limits,
                            retry=config.retry, drain_timeout=config.drain_timeout, label="predict",
                            progress_interval=config.progress_interval,
-                           fingerprint={"model": endpoint.model, "endpoint": endpoint.endpoint,
-                                        "defaults": dict(endpoint.defaults)},
-                           lock_hint="wait for it to finish, or choose another --out")
+                           fingerprint=of_endpoint(endpoint))
     async with RunHarness(settings, api_key=api_key) as run:
         await forget_results(run.store, changed_ids(run.store, requests))
         run.stats.total = len(requests)

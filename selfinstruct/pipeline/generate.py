@@ -40,10 +40,9 @@ class GenerateResult:
 
 def run_fingerprint(config: GenerateConfig, seed_path: Any, prompt_cfg: Any) -> dict[str, Any]:
     """What defines this run's answers; prompt settings and seeds only where the run generates instructions."""
-    from selfinstruct.engine.fingerprint import file_digest
+    from selfinstruct.engine.fingerprint import file_digest, of_endpoint
 
-    ep = config.endpoint
-    current: dict[str, Any] = {"model": ep.model, "endpoint": ep.endpoint, "defaults": dict(ep.defaults)}
+    current = of_endpoint(config.endpoint)
     if "generate" in config.generation.stages:
         current.update({"seed_tasks": file_digest(seed_path), "classification_only": prompt_cfg.classification_only,
                         "num_prompt_instructions": prompt_cfg.num_prompt_instructions,
