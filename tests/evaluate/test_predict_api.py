@@ -24,3 +24,25 @@ def test_predict_through_the_engine_then_resume(sim, tmp_path):
     calls = server.stats(with_ids=False)["requests"]
     assert main(args) == 0                          # resume: nothing asked again
     assert server.stats(with_ids=False)["requests"] == calls
+
+
+def test_predict_with_api_takes_a_config_and_asks_a_changed_task_again(sim, tmp_path):
+    import dataclasses
+
+    from selfinstruct.evaluate.predict_api import PredictApiConfig, predict_with_api
+
+    server = sim(latency_ms=1)
+    tasks = load_tasks(DEFAULT_TASKS_PATH)[:3]
+    out = tmp_path / "cfg_predictions.jsonl"
+    config = PredictApiConfig(api_base=server.url, model="sim", endpoint="completions", max_new_tokens=64)
+    assert predict_with_api(tasks, out, config, api_key=None) == 0
+    assert server.stats(with_ids=False)["requests"] == 3
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert not list(tmp_path.glob("*.requests.jsonl")) and not list(tmp_path.glob("*.answers.jsonl"))
+    changed = [tasks[0], dataclasses.replace(tasks[1], instruction="Something else entirely."), tasks[2]]
+    assert predict_with_api(changed, out, config, api_key=None) == 0
+    assert server.stats(with_ids=False)["requests"] == 4          # only the changed task was asked again
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [t.id for t in tasks]
+    assert rows[1]["instruction"] == "Something else entirely."
+    assert rows[0] == first[0] and rows[2] == first[2]
