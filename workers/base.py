@@ -22,7 +22,8 @@ DEFAULT_MAX_TOKENS = 256
 def resolve_params(defaults: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters a request is sent with: its own over the endpoint's defaults, ``max_tokens`` always set.
 
-    The one place they are merged: the engine resolves each request once and hands the result to the worker.
+    The engine resolves each request once and sends it resolved; a worker used on its own resolves with
+    its endpoint's defaults (resolving a resolved request again changes nothing).
     """
     return {"max_tokens": DEFAULT_MAX_TOKENS, **defaults, **params}
 
@@ -126,15 +127,14 @@ class Response:
 class Worker(Protocol):
     """Something that sends one request and returns one response, or raises a RequestError.
 
-    ``params`` are the request's parameters already resolved (``resolve_params``: the
-    engine passes them, with max_tokens shrunk after a context-length error); without
-    them the worker resolves the request's own over its endpoint's defaults.
-    ``max_tokens`` overrides either; ``timeout`` bounds the whole call in seconds.
+    The engine hands over each request with its parameters already resolved
+    (``resolve_params``); ``max_tokens`` overrides the request's own (the engine
+    shrinks it after a context-length error); ``timeout`` bounds the whole call in seconds.
     """
 
     endpoint_url: str
 
-    async def send(self, request: Request, *, params: Mapping[str, Any] | None = None,
-                   max_tokens: int | None = None, timeout: float | None = None) -> Response: ...
+    async def send(self, request: Request, *, max_tokens: int | None = None,
+                   timeout: float | None = None) -> Response: ...
 
     async def aclose(self) -> None: ...

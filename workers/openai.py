@@ -15,7 +15,6 @@ the URL, the status and the target), so the key never leaves ``api_base``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,13 +149,10 @@ class OpenAIWorker:
             self._timeouts[seconds] = t
         return t
 
-    def build_body(self, request: Request, max_tokens: int | None = None, *,
-                   params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON body: the model, the resolved ``params`` (by default the request's over the config's
-        defaults, see ``resolve_params``), then the ``max_tokens`` override."""
-        if params is None:
-            params = resolve_params(self.config.defaults, request.params)
-        body = {**params, "model": self.config.model}
+    def build_body(self, request: Request, max_tokens: int | None = None) -> dict[str, Any]:
+        """The JSON body: the model, the request's params over the config's defaults (``resolve_params``;
+        the engine's requests come resolved already), then the ``max_tokens`` override."""
+        body = {**resolve_params(self.config.defaults, request.params), "model": self.config.model}
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
         if self._endpoint == "chat":
@@ -171,13 +167,13 @@ class OpenAIWorker:
             body["prompt"] = request.prompt if request.prompt is not None else ""
         return body
 
-    async def send(self, request: Request, *, params: Mapping[str, Any] | None = None,
-                   max_tokens: int | None = None, timeout: float | None = None) -> Response:
+    async def send(self, request: Request, *, max_tokens: int | None = None,
+                   timeout: float | None = None) -> Response:
         session = self._session or self._open()
         url = self.endpoint_url
         seconds = self.config.request_timeout if timeout is None else timeout
         headers = {**self._headers, "X-Client-Request-Id": request.id}
-        data = orjson.dumps(self.build_body(request, max_tokens, params=params))
+        data = orjson.dumps(self.build_body(request, max_tokens))
         try:
             # Never follow a redirect: it would carry the Authorization header to wherever the server points.
             async with session.post(url, data=data, headers=headers, timeout=self._timeout(seconds),

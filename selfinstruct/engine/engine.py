@@ -20,13 +20,15 @@
 Callers decide the concurrency (how many ``call``s run at once); see
 ``TaskPool`` for the bounded-task pattern used by the run harness and the pipeline.
 ``defaults`` are the endpoint's default request parameters: each request's
-parameters are resolved once (``workers.base.resolve_params``) and sent resolved.
+parameters are resolved once (``workers.base.resolve_params``) and the request
+goes to the worker with them resolved.
 Runs build their engine through ``harness.RunHarness``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -91,18 +93,19 @@ class Engine:
     async def _call(self, request: Request, then: Callable | None) -> Response:
         if self.stop is not None and self.stop.is_set():
             raise RequestNotStarted(request.id)
-        # Resolved once; an attempt after a context-length error sends them with max_tokens shrunk.
+        # Its parameters are resolved once and sent as they are; the stored request stays the one asked
+        # (its digest is what a resume compares). After a context-length error max_tokens shrinks.
         params = resolve_params(self.defaults, request.params)
+        sent = dataclasses.replace(request, params=params)
         n = int(params.get("n") or 1)
         # attempts: the ones that count against max_attempts; excused: the last failure was the outage's
-        state: dict[str, Any] = {"params": params, "max_tokens": int(params["max_tokens"]), "attempts": 0,
-                                 "excused": 0}
+        state = {"max_tokens": int(params["max_tokens"]), "attempts": 0, "excused": 0}
         prompt_chars = _prompt_chars(request)
         last_error: BaseException | None = None
         try:
             while True:
                 try:
-                    response = await self._attempt(request, state, prompt_chars, n)
+                    response = await self._attempt(sent, state, prompt_chars, n)
                     break
                 except RequestError as exc:
                     excused = state["excused"]
@@ -213,7 +216,7 @@ class Engine:
             # The breaker opened while this attempt waited for its permit: do not send it.
             throttle.release(permit, ok=False)
 
-    async def _attempt(self, request: Request, state: dict[str, Any], prompt_chars: int, n: int) -> Response:
+    async def _attempt(self, request: Request, state: dict[str, int], prompt_chars: int, n: int) -> Response:
         throttle = self.throttle
         estimate = throttle.estimator.estimate(prompt_chars, state["max_tokens"], n)
         state["excused"] = 0
@@ -226,7 +229,7 @@ class Engine:
         outcome: bool | None = None   # True: the endpoint answered; False: an outage failure; None: neither
         used = retry_after = rate_limits = None
         try:
-            response = await self.worker.send(request, params=state["params"], timeout=self.retry.timeout)
+            response = await self.worker.send(request, max_tokens=state["max_tokens"], timeout=self.retry.timeout)
             ok = outcome = True
             usage = response.usage or {}
             used = usage.get("total_tokens")
@@ -254,7 +257,6 @@ class Engine:
                                             endpoint=self.worker.endpoint_url, status=400,
                                             retryable=False)
             state["max_tokens"] = shrunk
-            state["params"] = {**state["params"], "max_tokens": shrunk}
             raise
         except RequestError as exc:
             stats.errors[type(exc).__name__ if exc.status is None else str(exc.status)] += 1
@@ -272,7 +274,7 @@ class Engine:
             stats.rate = throttle.current_rate
             self._tell_breaker(outcome, probe, state)
 
-    def _tell_breaker(self, outcome: bool | None, probe: bool, state: dict[str, Any]) -> None:
+    def _tell_breaker(self, outcome: bool | None, probe: bool, state: dict[str, int]) -> None:
         breaker = self.breaker
         if outcome is None:   # cancelled or crashed on the wire: says nothing about the endpoint
             if probe:

@@ -21,8 +21,9 @@ class EchoWorker:
         self.sent: list[tuple[str, dict]] = []
         self.closed = False
 
-    async def send(self, request, *, params=None, max_tokens=None, timeout=None):
-        self.sent.append((request.id, dict(params or {})))
+    async def send(self, request, *, max_tokens=None, timeout=None):
+        assert max_tokens == request.params["max_tokens"]
+        self.sent.append((request.id, dict(request.params)))
         return Response(choices=(Choice(f"ok {request.prompt}", "stop"),))
 
     async def aclose(self) -> None:
