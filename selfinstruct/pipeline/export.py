@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -24,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from selfinstruct.engine.store import DONE
-from selfinstruct.errors import SelfInstructError, StorageError
+from selfinstruct.engine.store_reads import read_snapshot
+from selfinstruct.errors import SelfInstructError
 from selfinstruct.io import write_json_atomic, write_jsonl_atomic
 from selfinstruct.stages.base import Instance
 from selfinstruct.stages.prepare import ALPACA_FILENAME, PrepareConfig, prepare_finetuning
@@ -130,33 +127,13 @@ def export_run(store: Any, out_dir: Path, *, seeds: list[Any], prepare: PrepareC
                            stats=stats)
 
 
-def _read_snapshot(db_path: Path, *, unless_seq: int | None = None) -> tuple[RunRows | None, int]:
-    """Every record kind from one read transaction on a private read-only connection, and the newest record seq.
-
-    With ``unless_seq`` equal to the newest seq (no record committed since), the rows are not read: None.
-    """
-    try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, isolation_level=None, timeout=30)
-    except sqlite3.Error as exc:
-        raise StorageError(f"{db_path}: {exc}") from exc
-    try:
-        conn.execute("BEGIN")  # one snapshot for all kinds: the files agree with each other
-        newest = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
-        by_kind: dict[str, list[tuple[str, Any]]] | None = None
-        models: dict[str, str] = {}
-        if newest != unless_seq:
-            models = dict(conn.execute("SELECT id, model FROM results WHERE status=? AND model IS NOT NULL",
-                                       (DONE,)).fetchall())
-            by_kind = {}
-            for kind in _KINDS:
-                rows = conn.execute("SELECT key, data FROM records WHERE kind=? ORDER BY seq", (kind,)).fetchall()
-                by_kind[kind] = [(k, orjson.loads(d)) for k, d in rows]
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise StorageError(f"{db_path}: {exc}") from exc
-    finally:
-        conn.close()
-    return (RunRows.from_records(by_kind.__getitem__, models) if by_kind is not None else None), newest
+def _read_rows(db_path: Path, *, unless_seq: int | None = None) -> tuple[RunRows | None, int | None]:
+    """The run's rows from one snapshot of the state file, and the newest record seq; (None, unless_seq) when
+    no record was committed since ``unless_seq``."""
+    snap = read_snapshot(db_path, _KINDS, unless_seq=unless_seq)
+    if snap is None:
+        return None, unless_seq
+    return RunRows.from_records(snap.records.__getitem__, snap.models), snap.newest_seq
 
 
 class LiveExport:
@@ -231,7 +208,7 @@ class LiveExport:
 
     def _export_locked(self, stats: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
-            rows, _ = _read_snapshot(self.db_path)
+            rows, _ = _read_rows(self.db_path)
             assert rows is not None  # no unless_seq: always read
             return write_run_files(rows, self.out_dir, seeds=self.seeds, prepare=self.prepare, seed=self.seed,
                                    stats=stats)
@@ -246,7 +223,7 @@ class LiveExport:
 
     def _refresh_locked(self, stats: dict[str, Any]) -> None:
         with self.lock:
-            rows, newest = _read_snapshot(self.db_path, unless_seq=self._exported_seq if self._summary else None)
+            rows, newest = _read_rows(self.db_path, unless_seq=self._exported_seq if self._summary else None)
             if rows is None:
                 write_json_atomic(self.out_dir / RUN_FILES["stats"], {**stats, "export": self._summary})
                 return
