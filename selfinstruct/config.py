@@ -13,7 +13,7 @@ table, pipeline.config.FLAT_KEYS) all become ``limits.rpm``.
 ``build`` checks every value against its field's annotation and never coerces:
 a string is not a list, 2.5 is not an int, ``true`` is not a number, and a float
 must be finite. Value ranges are each dataclass's own ``__post_init__`` business,
-using ``check_range`` and the shared bounds below, so that flags (cli/common.py)
+using ``check_range`` and the shared bounds below, so that flags (selfinstruct/cli/common.py)
 and configs agree on them.
 """
 

@@ -7,7 +7,6 @@ are then written as prediction records in task order.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from selfinstruct.engine.batch import sibling_path
 __all__ = ["predict_with_api"]
 
 
-def predict_with_api(tasks: list[Any], out_path: Path, args: argparse.Namespace) -> int:
+def predict_with_api(tasks: list[Any], out_path: Path, args: Any) -> int:  # the parsed predict flags
     from selfinstruct.config import build, table_from_dotted
     from selfinstruct.engine.batch import CompleteConfig, run_complete
     from selfinstruct.engine.retry import RetryConfig

@@ -190,7 +190,7 @@ def _checked(value: Any, hint: Any, source: str, name: str) -> Any:
 def load_train_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """TOML file (optional) + dotted overrides such as {"training.max_steps": 50} -> TrainConfig.
 
-    Overrides whose value is None are ignored, so argparse defaults can be
+    Overrides whose value is None are ignored, so unset command-line flags can be
     passed straight through. A missing ``data.path`` is an error here, because
     nothing can be trained without data.
     """
