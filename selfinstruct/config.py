@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 
 from selfinstruct.errors import ConfigError
 
-__all__ = ["load_toml", "build", "merge", "table_from_dotted", "with_overrides", "check_keys", "check_value", "check_range", "table_of",
+__all__ = ["load_toml", "build", "merge", "table_from_dotted", "with_overrides", "check_keys", "check_value",
+           "check_range", "table_of",
            "INT64_MAX", "MAX_RPM", "MAX_TPM", "MAX_CONCURRENCY", "MAX_SECONDS", "MAX_INTERVAL", "MAX_ATTEMPTS",
            "MAX_COUNT", "MAX_SEED"]
 

@@ -17,6 +17,7 @@ import math
 import os
 from collections.abc import Callable
 
+from selfinstruct.cli import sections
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags
 from selfinstruct.config import (
     INT64_MAX,
@@ -100,43 +101,25 @@ COUNT = int_flag(1, MAX_COUNT)
 SEED = int_flag(0, MAX_SEED)
 
 
-def _endpoint() -> type:
-    from workers.openai import EndpointConfig
-
-    return EndpointConfig
-
-
-def _limits() -> type:
-    from selfinstruct.engine.throttle import LimitsConfig
-
-    return LimitsConfig
-
-
-def _retry() -> type:
-    from selfinstruct.engine.retry import RetryConfig
-
-    return RetryConfig
-
-
 def endpoint_flags(*, required: bool = False, endpoint_note: str = "") -> list[ConfigFlag]:
     return [
-        ConfigFlag("--api-base", "endpoint.api_base", _endpoint, required=required,
+        ConfigFlag("--api-base", "endpoint.api_base", sections.endpoint, required=required,
                    note="e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1"),
-        ConfigFlag("--model", "endpoint.model", _endpoint, required=required),
-        ConfigFlag("--endpoint", "endpoint.endpoint", _endpoint, choices=("chat", "completions"),
+        ConfigFlag("--model", "endpoint.model", sections.endpoint, required=required),
+        ConfigFlag("--endpoint", "endpoint.endpoint", sections.endpoint, choices=("chat", "completions"),
                    note=endpoint_note, show_default=not endpoint_note),
-        ConfigFlag("--api-key-env", "endpoint.api_key_env", _endpoint, metavar="VAR",
+        ConfigFlag("--api-key-env", "endpoint.api_key_env", sections.endpoint, metavar="VAR",
                    note="optional for a loopback endpoint"),
     ]
 
 
 LIMIT_FLAGS = [
-    ConfigFlag("--rpm", "limits.rpm", _limits, type=RPM),
-    ConfigFlag("--tpm", "limits.tpm", _limits, type=TPM),
-    ConfigFlag("--max-concurrency", "limits.max_concurrency", _limits, type=CONCURRENCY),
-    ConfigFlag("--timeout", "retry.timeout", _retry, type=TIMEOUT),
-    ConfigFlag("--max-attempts", "retry.max_attempts", _retry, type=ATTEMPTS),
-    ConfigFlag("--max-outage", "retry.max_outage", _retry, type=TIMEOUT, metavar="SECONDS"),
+    ConfigFlag("--rpm", "limits.rpm", sections.limits, type=RPM),
+    ConfigFlag("--tpm", "limits.tpm", sections.limits, type=TPM),
+    ConfigFlag("--max-concurrency", "limits.max_concurrency", sections.limits, type=CONCURRENCY),
+    ConfigFlag("--timeout", "retry.timeout", sections.retry, type=TIMEOUT),
+    ConfigFlag("--max-attempts", "retry.max_attempts", sections.retry, type=ATTEMPTS),
+    ConfigFlag("--max-outage", "retry.max_outage", sections.retry, type=TIMEOUT, metavar="SECONDS"),
 ]
 
 

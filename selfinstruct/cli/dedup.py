@@ -21,23 +21,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from selfinstruct.cli import sections
 from selfinstruct.cli.common import float_flag
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.errors import ConfigError, InputError
 
 
-def _dedup() -> type:
-    from selfinstruct.dedup import DedupConfig
-
-    return DedupConfig
-
-
 DEDUP_FLAGS = [
-    ConfigFlag("--threshold", "dedup.threshold", _dedup, type=float_flag(0, 1)),
-    ConfigFlag("--redis-url", "dedup.redis_url", _dedup, metavar="URL",
+    ConfigFlag("--threshold", "dedup.threshold", sections.dedup, type=float_flag(0, 1)),
+    ConfigFlag("--redis-url", "dedup.redis_url", sections.dedup, metavar="URL",
                note="shares the LSH index with other generators"),
-    ConfigFlag("--redis-prefix", "dedup.redis_prefix", _dedup),
-    ConfigFlag("--untokenizable", "dedup.untokenizable", _dedup, choices=("keep", "reject"),
+    ConfigFlag("--redis-prefix", "dedup.redis_prefix", sections.dedup),
+    ConfigFlag("--untokenizable", "dedup.untokenizable", sections.dedup, choices=("keep", "reject"),
                note="e.g. only Chinese, Arabic, emoji"),
 ]
 

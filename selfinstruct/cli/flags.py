@@ -81,7 +81,7 @@ def field_help(flag: ConfigFlag) -> str:
     shown = ""
     if flag.show_default and default is not dataclasses.MISSING and default not in (None, ""):
         shown = f"default {_toml(default)}, "
-    return f"{text} ({shown}config {flag.target})"
+    return f"{text} ({shown}sets {flag.target})"
 
 
 def _toml(value: Any) -> str:

@@ -10,42 +10,25 @@ import argparse
 import sys
 from pathlib import Path
 
+from selfinstruct.cli import sections
 from selfinstruct.cli.common import COUNT, RPM, SEED, add_endpoint_arguments, add_limit_arguments, float_flag, \
     read_api_key
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.config import MAX_SECONDS
 
 
-def _generation() -> type:
-    from selfinstruct.pipeline.config import GenerationConfig
-
-    return GenerationConfig
-
-
-def _prompt() -> type:
-    from selfinstruct.stages.instructions import InstructionPromptConfig
-
-    return InstructionPromptConfig
-
-
-def _export() -> type:
-    from selfinstruct.stages.prepare import PrepareConfig
-
-    return PrepareConfig
-
-
-SEED_TASKS_FLAG = ConfigFlag("--seed-tasks", "generation.seed_tasks", _generation, metavar="FILE")
-SEED_FLAG = ConfigFlag("--seed", "generation.seed", _generation, type=SEED)
+SEED_TASKS_FLAG = ConfigFlag("--seed-tasks", "generation.seed_tasks", sections.generation, metavar="FILE")
+SEED_FLAG = ConfigFlag("--seed", "generation.seed", sections.generation, type=SEED)
 GENERATION_FLAGS = [
     SEED_TASKS_FLAG,
-    ConfigFlag("--num-instructions", "generation.num_instructions", _generation, type=COUNT),
-    ConfigFlag("--classification-only", "prompt.classification_only", _prompt, const=True),
-    ConfigFlag("--include-seed-tasks", "export.include_seed_tasks", _export, const=True),
-    ConfigFlag("--max-instances-per-task", "export.max_instances_per_task", _export, type=COUNT),
+    ConfigFlag("--num-instructions", "generation.num_instructions", sections.generation, type=COUNT),
+    ConfigFlag("--classification-only", "prompt.classification_only", sections.prompt, const=True),
+    ConfigFlag("--include-seed-tasks", "export.include_seed_tasks", sections.export, const=True),
+    ConfigFlag("--max-instances-per-task", "export.max_instances_per_task", sections.export, type=COUNT),
     SEED_FLAG,
 ]
 CONFIG_HELP = ("TOML with every setting ([endpoint], [limits], [retry], [generation], [prompt], [filters], "
-                  "[dedup], [export], [prices]); flags override it")
+               "[dedup], [export], [prices]); flags override it")
 
 
 def add_allow_changes_argument(parser: argparse.ArgumentParser) -> None:

@@ -10,25 +10,20 @@ import argparse
 import os
 from pathlib import Path
 
+from selfinstruct.cli import sections
 from selfinstruct.cli.common import INTERVAL, float_flag, int_flag, read_secret
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.config import MAX_SECONDS
 from selfinstruct.errors import ConfigError
 
 
-def _service() -> type:
-    from selfinstruct.service.config import ServiceConfig
-
-    return ServiceConfig
-
-
 SERVICE_FLAGS = [
-    ConfigFlag("--state-dir", "service.state_dir", _service, type=Path, metavar="DIR", required=True),
-    ConfigFlag("--host", "service.host", _service, note="anything but loopback needs --token-env"),
-    ConfigFlag("--port", "service.port", _service, type=int_flag(0, 65535)),
-    ConfigFlag("--max-jobs", "service.max_jobs", _service, type=int_flag(1, 10_000)),
-    ConfigFlag("--grace", "service.grace", _service, type=float_flag(0, MAX_SECONDS, lo_open=True)),
-    ConfigFlag("--log-interval", "service.log_interval", _service, type=INTERVAL),
+    ConfigFlag("--state-dir", "service.state_dir", sections.service, type=Path, metavar="DIR", required=True),
+    ConfigFlag("--host", "service.host", sections.service, note="anything but loopback needs --token-env"),
+    ConfigFlag("--port", "service.port", sections.service, type=int_flag(0, 65535)),
+    ConfigFlag("--max-jobs", "service.max_jobs", sections.service, type=int_flag(1, 10_000)),
+    ConfigFlag("--grace", "service.grace", sections.service, type=float_flag(0, MAX_SECONDS, lo_open=True)),
+    ConfigFlag("--log-interval", "service.log_interval", sections.service, type=INTERVAL),
 ]
 
 

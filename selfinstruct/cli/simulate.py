@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from selfinstruct.cli import sections
 from selfinstruct.cli.common import COUNT, RPM, SECONDS, SEED, TPM, float_flag, int_flag, read_secret
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.config import MAX_SECONDS
@@ -18,29 +19,23 @@ MILLISECONDS = float_flag(0, MAX_SECONDS * 1000)
 PROBABILITY = float_flag(0, 1)
 
 
-def _sim() -> type:
-    from workers.simulated import SimConfig
-
-    return SimConfig
-
-
 SIM_FLAGS = [
-    ConfigFlag("--rpm", "sim.rpm", _sim, type=RPM),
-    ConfigFlag("--tpm", "sim.tpm", _sim, type=TPM),
-    ConfigFlag("--burst-seconds", "sim.burst_seconds", _sim, type=float_flag(0, MAX_SECONDS, lo_open=True)),
-    ConfigFlag("--latency-ms", "sim.latency_ms", _sim, type=MILLISECONDS),
-    ConfigFlag("--latency-dist", "sim.latency_dist", _sim, choices=("fixed", "uniform", "lognormal")),
-    ConfigFlag("--latency-jitter-ms", "sim.latency_jitter_ms", _sim, type=MILLISECONDS),
-    ConfigFlag("--latency-sigma", "sim.latency_sigma", _sim, type=float_flag(0, 10)),
-    ConfigFlag("--ms-per-token", "sim.ms_per_token", _sim, type=MILLISECONDS),
-    *(ConfigFlag(f"--p-{name}", f"sim.p_{name}", _sim, type=PROBABILITY)
+    ConfigFlag("--rpm", "sim.rpm", sections.sim, type=RPM),
+    ConfigFlag("--tpm", "sim.tpm", sections.sim, type=TPM),
+    ConfigFlag("--burst-seconds", "sim.burst_seconds", sections.sim, type=float_flag(0, MAX_SECONDS, lo_open=True)),
+    ConfigFlag("--latency-ms", "sim.latency_ms", sections.sim, type=MILLISECONDS),
+    ConfigFlag("--latency-dist", "sim.latency_dist", sections.sim, choices=("fixed", "uniform", "lognormal")),
+    ConfigFlag("--latency-jitter-ms", "sim.latency_jitter_ms", sections.sim, type=MILLISECONDS),
+    ConfigFlag("--latency-sigma", "sim.latency_sigma", sections.sim, type=float_flag(0, 10)),
+    ConfigFlag("--ms-per-token", "sim.ms_per_token", sections.sim, type=MILLISECONDS),
+    *(ConfigFlag(f"--p-{name}", f"sim.p_{name}", sections.sim, type=PROBABILITY)
       for name in ("500", "503", "drop", "hang", "malformed")),
-    ConfigFlag("--hang-seconds", "sim.hang_seconds", _sim, type=SECONDS),
-    ConfigFlag("--max-context", "sim.max_context", _sim, type=COUNT),
-    ConfigFlag("--model-name", "sim.model_name", _sim),
-    ConfigFlag("--seed", "sim.seed", _sim, type=SEED),
-    ConfigFlag("--outage-after", "sim.outage_after", _sim, type=SECONDS, metavar="S"),
-    ConfigFlag("--outage-seconds", "sim.outage_seconds", _sim, type=SECONDS, metavar="D"),
+    ConfigFlag("--hang-seconds", "sim.hang_seconds", sections.sim, type=SECONDS),
+    ConfigFlag("--max-context", "sim.max_context", sections.sim, type=COUNT),
+    ConfigFlag("--model-name", "sim.model_name", sections.sim),
+    ConfigFlag("--seed", "sim.seed", sections.sim, type=SEED),
+    ConfigFlag("--outage-after", "sim.outage_after", sections.sim, type=SECONDS, metavar="S"),
+    ConfigFlag("--outage-seconds", "sim.outage_seconds", sections.sim, type=SECONDS, metavar="D"),
 ]
 
 

@@ -13,23 +13,22 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from selfinstruct.cli import sections
 from selfinstruct.cli.common import COUNT, add_endpoint_arguments, add_limit_arguments, read_api_key
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags
 from selfinstruct.cli.generate import (
     GENERATION_FLAGS,
     SEED_FLAG,
     SEED_TASKS_FLAG,
-    _generation,
-    _prompt,
     add_allow_changes_argument,
 )
 
 _SEEDS = [dataclasses.replace(SEED_TASKS_FLAG, option="--seed-tasks-path", aliases=("--seed-tasks",),
                               dest="seed_tasks"), SEED_FLAG]
 _BOOTSTRAP = [
-    ConfigFlag("--num-instructions-to-generate", "generation.num_instructions", _generation, type=COUNT,
+    ConfigFlag("--num-instructions-to-generate", "generation.num_instructions", sections.generation, type=COUNT,
                aliases=("--num-instructions",), dest="num_instructions"),
-    ConfigFlag("--use-clf-seed-tasks-only", "prompt.classification_only", _prompt, const=True,
+    ConfigFlag("--use-clf-seed-tasks-only", "prompt.classification_only", sections.prompt, const=True,
                aliases=("--classification-only",), dest="classification_only"),
 ]
 _PREPARE = [flag for flag in GENERATION_FLAGS if flag.target.startswith("export.")]

@@ -9,50 +9,27 @@ from __future__ import annotations
 import argparse
 import json
 
+from selfinstruct.cli import sections
 from selfinstruct.cli.common import float_flag, int_flag
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.config import INT64_MAX
 from selfinstruct.errors import ConfigError
 
 
-def _model() -> type:
-    from selfinstruct.train.config import ModelSettings
-
-    return ModelSettings
-
-
-def _data() -> type:
-    from selfinstruct.train.config import DataSettings
-
-    return DataSettings
-
-
-def _lora() -> type:
-    from selfinstruct.train.config import LoraSettings
-
-    return LoraSettings
-
-
-def _training() -> type:
-    from selfinstruct.train.config import TrainingSettings
-
-    return TrainingSettings
-
-
 TRAIN_FLAGS = [
-    ConfigFlag("--model", "model.name", _model),
-    ConfigFlag("--data", "data.path", _data),
-    ConfigFlag("--output-dir", "training.output_dir", _training),
-    ConfigFlag("--max-steps", "training.max_steps", _training, type=int_flag(1, INT64_MAX, also=(-1,))),
-    ConfigFlag("--num-epochs", "training.num_epochs", _training, type=float_flag(0, 1e6, lo_open=True)),
-    ConfigFlag("--learning-rate", "training.learning_rate", _training, type=float_flag(0, 10, lo_open=True)),
-    ConfigFlag("--lora-r", "lora.r", _lora, type=int_flag(1, 65_536)),
-    ConfigFlag("--max-length", "training.max_length", _training, type=int_flag(1, 10_000_000)),
-    ConfigFlag("--no-4bit", "model.load_in_4bit", _model, const=False,
+    ConfigFlag("--model", "model.name", sections.model),
+    ConfigFlag("--data", "data.path", sections.data),
+    ConfigFlag("--output-dir", "training.output_dir", sections.training),
+    ConfigFlag("--max-steps", "training.max_steps", sections.training, type=int_flag(1, INT64_MAX, also=(-1,))),
+    ConfigFlag("--num-epochs", "training.num_epochs", sections.training, type=float_flag(0, 1e6, lo_open=True)),
+    ConfigFlag("--learning-rate", "training.learning_rate", sections.training, type=float_flag(0, 10, lo_open=True)),
+    ConfigFlag("--lora-r", "lora.r", sections.lora, type=int_flag(1, 65_536)),
+    ConfigFlag("--max-length", "training.max_length", sections.training, type=int_flag(1, 10_000_000)),
+    ConfigFlag("--no-4bit", "model.load_in_4bit", sections.model, const=False,
                note="train LoRA on the full-precision base instead"),
-    ConfigFlag("--no-fallback-template", "model.fallback_chat_template", _model, const=False,
+    ConfigFlag("--no-fallback-template", "model.fallback_chat_template", sections.model, const=False,
                note="fail if the model has no chat template instead of using ChatML"),
-    ConfigFlag("--no-resume", "training.resume", _training, const=False,
+    ConfigFlag("--no-resume", "training.resume", sections.training, const=False,
                note="start fresh even if output_dir holds a checkpoint"),
 ]
 
