@@ -7,7 +7,6 @@ are then written as prediction records in task order.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,8 @@ from selfinstruct.engine.batch import sibling_path
 __all__ = ["predict_with_api"]
 
 
-def predict_with_api(tasks: list[Any], out_path: Path, args: argparse.Namespace) -> int:
-    from selfinstruct.commands.common import limit_overrides, read_api_key, retry_overrides
-    from selfinstruct.config import build, merge
+def predict_with_api(tasks: list[Any], out_path: Path, args: Any) -> int:  # the parsed predict flags
+    from selfinstruct.config import build, table_from_dotted
     from selfinstruct.engine.batch import CompleteConfig, run_complete
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.throttle import LimitsConfig
@@ -34,9 +32,12 @@ def predict_with_api(tasks: list[Any], out_path: Path, args: argparse.Namespace)
         params["top_p"] = args.top_p
     endpoint = EndpointConfig(api_base=args.api_base, model=args.model, endpoint=args.endpoint,
                               api_key_env=args.api_key_env, defaults=params)
-    limits = build(LimitsConfig, merge({}, limit_overrides(args)))
-    retry = build(RetryConfig, merge({}, retry_overrides(args)))
-    api_key = read_api_key(endpoint.api_key_env, endpoint.api_base)
+    flags = table_from_dotted({"limits.rpm": args.rpm, "limits.tpm": args.tpm,
+                               "limits.max_concurrency": args.max_concurrency, "retry.timeout": args.timeout,
+                               "retry.max_attempts": args.max_attempts, "retry.max_outage": args.max_outage})
+    limits = build(LimitsConfig, flags.get("limits", {}))
+    retry = build(RetryConfig, flags.get("retry", {}))
+    api_key = args.api_key  # read by the CLI
 
     out_path = Path(out_path)
     requests_path = sibling_path(out_path, ".requests.jsonl")

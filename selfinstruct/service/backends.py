@@ -20,18 +20,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from selfinstruct.errors import ConfigError
+from selfinstruct.service.config import is_loopback_url
 
 __all__ = ["BackendConfig", "parse_backends", "parse_backend_flag", "backend_key", "public_view"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ENDPOINTS = ("chat", "completions")
-
-
-def _is_loopback_url(url: str) -> bool:
-    from selfinstruct.service.config import is_loopback_host
-
-    return is_loopback_host(urlparse(url).hostname or "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +102,7 @@ def parse_backend_flag(text: str) -> BackendConfig:
     if not sep or not name or not url:
         raise ConfigError(f"--backend takes NAME=URL (e.g. local=http://127.0.0.1:8000/v1), got {text!r}")
     backend = BackendConfig(name=name.strip(), api_base=url.strip())
-    if not _is_loopback_url(backend.api_base):
+    if not is_loopback_url(backend.api_base):
         raise ConfigError(f"--backend {name}: {backend.api_base} is not a loopback URL; --backend is for local "
                           f"servers only. Configure other backends in --config service.toml ([backends.{name}] "
                           f"with api_base and api_key_env)")

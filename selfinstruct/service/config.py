@@ -13,10 +13,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from selfinstruct.errors import ConfigError
 
-__all__ = ["ServiceConfig", "is_loopback_host", "load_service_file", "DEFAULT_MAX_BODY"]
+__all__ = ["ServiceConfig", "is_loopback_host", "is_loopback_url", "load_service_file", "DEFAULT_MAX_BODY"]
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 _FILE_KEYS = ("backends", "seeds_dir", "allowed_origins", "allowed_hosts", "max_body_bytes")
@@ -31,6 +32,11 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False  # any other name may resolve to a public address
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url``'s host is loopback: a key is optional there, and a backend may go without one."""
+    return is_loopback_host(urlparse(url).hostname or "")
 
 
 @dataclass(frozen=True, kw_only=True)

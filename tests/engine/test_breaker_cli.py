@@ -120,7 +120,7 @@ def test_an_outage_longer_than_max_outage_exits_3_and_a_rerun_resumes(sim, tmp_p
 
 def test_max_outage_comes_from_the_flag_or_the_retry_table(tmp_path):
     from selfinstruct.cli import build_parser
-    from selfinstruct.commands.generate import config_from_args
+    from selfinstruct.cli.generate import config_from_args
     from selfinstruct.config import build
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.errors import ConfigError
