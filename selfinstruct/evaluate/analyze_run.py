@@ -106,7 +106,7 @@ def analyze_run(cfg: AnalyzeConfig) -> dict[str, Any]:
 
     import numpy as np
 
-    from selfinstruct.evaluate.rouge import max_rouge_l
+    from selfinstruct.rouge import max_rouge_l
 
     rec = load_run(cfg.run_dir)
     require_eval_extra("rapidfuzz", "rouge_score", *(("matplotlib",) if cfg.plots else ()))
