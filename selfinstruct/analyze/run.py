@@ -13,16 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from selfinstruct.analyze.stats import RunRecords, is_classification_label, summarize_run, word_count
 from selfinstruct.errors import InputError
-from selfinstruct.evaluate.analyze import RunRecords, is_classification_label, summarize_run, word_count
-from selfinstruct.evaluate.tasks import REPO_ROOT, require_eval_extra
+from selfinstruct.extras import require_extra
 from selfinstruct.io import iter_jsonl, write_json_atomic
+from selfinstruct.stages.seeds import default_seed_path
 
 __all__ = ["AnalyzeConfig", "load_run", "analyze_run", "DEFAULT_SEED_TASKS"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEED_TASKS = REPO_ROOT / "data" / "seed_tasks.jsonl"
+DEFAULT_SEED_TASKS = default_seed_path()
 
 INSTRUCTIONS_FILE = "machine_generated_instructions.jsonl"
 
@@ -109,7 +110,7 @@ def analyze_run(cfg: AnalyzeConfig) -> dict[str, Any]:
     from selfinstruct.rouge import max_rouge_l
 
     rec = load_run(cfg.run_dir)
-    require_eval_extra("rapidfuzz", "rouge_score", *(("matplotlib",) if cfg.plots else ()))
+    require_extra("eval", "rapidfuzz", "rouge_score", *(("matplotlib",) if cfg.plots else ()))
     if cfg.seed_tasks is not None and rec.instructions:
         seeds = _seed_instructions(cfg.seed_tasks)
         best, _ = max_rouge_l(rec.instructions, seeds, use_stemmer=False, workers=cfg.workers)
@@ -118,7 +119,7 @@ def analyze_run(cfg: AnalyzeConfig) -> dict[str, Any]:
     summary["run_dir"] = str(cfg.run_dir)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.plots:
-        from selfinstruct.evaluate.analyze_plots import write_run_plots
+        from selfinstruct.analyze.plots import write_run_plots
 
         summary["figures"] = [Path(p).name for p in write_run_plots(
             cfg.out_dir,
