@@ -8,6 +8,7 @@ from pathlib import Path
 
 from selfinstruct.commands.common import COUNT, RPM, float_flag
 from selfinstruct.config import MAX_SECONDS
+from selfinstruct.runfiles import CLASSIFICATION, FINETUNING, INSTANCES, INSTRUCTIONS, REJECTS, STATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,14 +37,14 @@ def run(args: argparse.Namespace) -> int:
         config = build_generate_config(table, out_dir=args.out, source="demo")
         result = run_generate(config)
     report(result, args.out)
-    ft = args.out / "finetuning"
+    ft = args.out / FINETUNING
     print("\nWhat was written:", file=sys.stderr)
     for name, what in [
-        ("machine_generated_instructions.jsonl", "accepted instructions with their nearest neighbours"),
-        ("is_clf_or_not.jsonl", "classification labels"),
-        ("machine_generated_instances.jsonl", "raw and parsed instances"),
-        ("rejects.jsonl", "every rejected item with its reason"),
-        ("stats.json", "run statistics"),
+        (INSTRUCTIONS, "accepted instructions with their nearest neighbours"),
+        (CLASSIFICATION, "classification labels"),
+        (INSTANCES, "raw and parsed instances"),
+        (REJECTS, "every rejected item with its reason"),
+        (STATS, "run statistics"),
     ]:
         print(f"  {args.out / name}  ({what})", file=sys.stderr)
     for path in sorted(ft.glob("*")):

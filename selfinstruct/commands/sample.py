@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from selfinstruct.commands.common import COUNT, SEED
+from selfinstruct.runfiles import INSTANCES
 
 RATING_COLUMNS = ("valid_instruction", "appropriate_input", "correct_output", "notes")
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError("--n must be at least 1")
-    path = args.run_dir / "machine_generated_instances.jsonl"
+    path = args.run_dir / INSTANCES
     if not path.exists():
         raise InputError("not found; is this a generate run directory?", path=str(path))
     rows = []
