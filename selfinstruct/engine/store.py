@@ -36,6 +36,7 @@ import orjson
 
 from selfinstruct.engine.fingerprint import request_digest
 from selfinstruct.errors import SelfInstructError, StorageError
+from selfinstruct.io import storage_error
 
 __all__ = ["CheckpointStore", "DONE", "FAILED"]
 
@@ -75,13 +76,6 @@ _ADDED_COLUMNS = {"results": (("model", "TEXT"), ("req_hash", "TEXT"))}
 
 
 
-def _storage_error(path: Path, exc: BaseException) -> StorageError:
-    msg = str(exc)
-    if "full" in msg.lower() or getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
-        return StorageError(f"{path}: no space left on device ({msg})")
-    return StorageError(f"{path}: {msg}")
-
-
 class CheckpointStore:
     """The state of one run. Open with ``await store.open()``; close with ``await store.close()``."""
 
@@ -113,7 +107,7 @@ class CheckpointStore:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as exc:
-            raise _storage_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
         return conn
 
     async def open(self) -> "CheckpointStore":
@@ -134,7 +128,7 @@ class CheckpointStore:
             self._record_seq = writer.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             writer.close()
-            raise _storage_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
         self._reader = self._connect()
         if self.synchronous == "FULL":
             self._thread = threading.Thread(target=self._writer_loop, args=(writer,), name="checkpoint-writer",
@@ -236,7 +230,7 @@ class CheckpointStore:
             except sqlite3.Error:
                 pass
             self._next_done_seq, self._record_seq = seq_before
-            self.failure = _storage_error(self.path, exc)
+            self.failure = storage_error(self.path, exc)
             log.error("checkpoint store failed: %s", self.failure)
             return [(fut, None, self.failure) for _, fut in ops]
         return values
@@ -418,7 +412,7 @@ class CheckpointStore:
         try:
             return self._reader.execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as exc:
-            raise _storage_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
 
 
 def _resolve_all(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
