@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import errno
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from selfinstruct.errors import InputError, StorageError
+
+if TYPE_CHECKING:  # sqlite3 itself is not imported: the pure stages read files through this module
+    import sqlite3
 
 __all__ = [
     "iter_jsonl",
@@ -83,12 +85,15 @@ def dumps_line(obj: Any) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
 
 
+_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL
+
+
 def storage_error(path: str | os.PathLike[str], exc: OSError | sqlite3.Error) -> StorageError:
     """The StorageError for an OSError or SQLite error on ``path``: names the file, and says "no space left on
     device" for ENOSPC or SQLITE_FULL. Decided by errno and SQLite's result code, never by the message text."""
-    if isinstance(exc, sqlite3.Error):
+    if not isinstance(exc, OSError):  # a sqlite3.Error
         # Errors sqlite3 raises itself (a closed connection) carry no result code.
-        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
             return StorageError(f"{path}: no space left on device ({exc})")
         return StorageError(f"{path}: {exc}")
     if exc.errno == errno.ENOSPC:
