@@ -171,7 +171,7 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_analyze(args: argparse.Namespace) -> int:
     from selfinstruct.errors import ConfigError
-    from selfinstruct.evaluate.analyze_run import DEFAULT_SEED_TASKS, AnalyzeConfig, analyze_run
+    from selfinstruct.analyze.run import DEFAULT_SEED_TASKS, AnalyzeConfig, analyze_run
 
     if args.workers == 0 or args.workers < -1:
         raise ConfigError(f"--workers must be >= 1 or -1, got {args.workers}")

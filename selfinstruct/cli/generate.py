@@ -15,6 +15,7 @@ from selfinstruct.cli.common import COUNT, RPM, SEED, add_endpoint_arguments, ad
     read_api_key
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.config import MAX_SECONDS
+from selfinstruct.runfiles import CLASSIFICATION, FINETUNING, INSTANCES, INSTRUCTIONS, REJECTS, STATS
 
 
 SEED_TASKS_FLAG = ConfigFlag("--seed-tasks", "generation.seed_tasks", sections.generation, metavar="FILE")
@@ -115,14 +116,14 @@ def run_demo(args: argparse.Namespace) -> int:
         config = build_generate_config(table, out_dir=args.out, source="demo")
         result = generate(config)
     report(result, args.out)
-    ft = args.out / "finetuning"
+    ft = args.out / FINETUNING
     print("\nWhat was written:", file=sys.stderr)
     for name, what in [
-        ("machine_generated_instructions.jsonl", "accepted instructions with their nearest neighbours"),
-        ("is_clf_or_not.jsonl", "classification labels"),
-        ("machine_generated_instances.jsonl", "raw and parsed instances"),
-        ("rejects.jsonl", "every rejected item with its reason"),
-        ("stats.json", "run statistics"),
+        (INSTRUCTIONS, "accepted instructions with their nearest neighbours"),
+        (CLASSIFICATION, "classification labels"),
+        (INSTANCES, "raw and parsed instances"),
+        (REJECTS, "every rejected item with its reason"),
+        (STATS, "run statistics"),
     ]:
         print(f"  {args.out / name}  ({what})", file=sys.stderr)
     for path in sorted(ft.glob("*")):
@@ -153,7 +154,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError("--n must be at least 1")
-    path = args.run_dir / "machine_generated_instances.jsonl"
+    path = args.run_dir / INSTANCES
     if not path.exists():
         raise InputError("not found; is this a generate run directory?", path=str(path))
     rows = []

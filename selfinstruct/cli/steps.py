@@ -32,6 +32,7 @@ _BOOTSTRAP = [
                aliases=("--classification-only",), dest="classification_only"),
 ]
 _PREPARE = [flag for flag in GENERATION_FLAGS if flag.target.startswith("export.")]
+from selfinstruct.runfiles import FINETUNING, INSTANCES, STATE
 
 
 def _common(parser: argparse.ArgumentParser, *, requests: bool = True) -> list[ConfigFlag]:
@@ -119,13 +120,13 @@ def prepare_settings(args: argparse.Namespace):
 
 def run_prepare(args: argparse.Namespace) -> int:
     from selfinstruct.engine.outputs import require_run_dir
-    from selfinstruct.engine.runlock import lock_file
+    from selfinstruct.engine.runlock import lock_file, state_lock_path
 
     require_run_dir(args.out)
     if not args.out.is_dir():
         return _prepare(args)   # fails naming the missing instances file; nothing to lock, nothing created
     # The same lock as generate and the other steps: never rewrite the files under a running step.
-    with lock_file(args.out / "state.sqlite3.lock",
+    with lock_file(state_lock_path(args.out / STATE),
                    in_use=f"{args.out}: in use by another selfinstruct run",
                    hint="wait for it to finish, or choose another --batch-dir"):
         return _prepare(args)
@@ -142,7 +143,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from selfinstruct.stages.seeds import default_seed_path, load_seed_tasks
 
     config, seed, seed_tasks = prepare_settings(args)
-    path = args.out / "machine_generated_instances.jsonl"
+    path = args.out / INSTANCES
     if not path.exists():
         raise InputError("not found: run `selfinstruct instances` (or `generate`) first", path=str(path))
     tasks = []
@@ -153,7 +154,7 @@ def _prepare(args: argparse.Namespace) -> int:
                                            for i in obj["instances"]]))
     seeds = load_seed_tasks(seed_tasks or default_seed_path())
     exports = prepare_finetuning([t for t in tasks if t[1]], rng=random.Random(seed), config=config, seeds=seeds)
-    ft = args.out / "finetuning"
+    ft = args.out / FINETUNING
     write_finetuning(ft, exports)
     print(f"prepare: {len(exports.all_generated)} generated rows, {len(exports.gpt3)} training rows -> {ft}",
           file=sys.stderr)

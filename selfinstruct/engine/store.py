@@ -39,6 +39,7 @@ from selfinstruct.engine.fingerprint import request_digest
 from selfinstruct.engine.store_reads import StoreReads
 from selfinstruct.engine.store_schema import ADDED_COLUMNS, DONE, FAILED, SCHEMA
 from selfinstruct.errors import SelfInstructError, StorageError
+from selfinstruct.io import storage_error
 
 __all__ = ["CheckpointStore", "DoneRow", "DONE", "FAILED"]
 
@@ -55,13 +56,6 @@ class DoneRow:
     response: dict[str, Any]
     model: str | None
     done_seq: int
-
-
-def _storage_error(path: Path, exc: BaseException) -> StorageError:
-    msg = str(exc)
-    if "full" in msg.lower() or getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
-        return StorageError(f"{path}: no space left on device ({msg})")
-    return StorageError(f"{path}: {msg}")
 
 
 class CheckpointStore(StoreReads):
@@ -95,7 +89,7 @@ class CheckpointStore(StoreReads):
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as exc:
-            raise _storage_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
         return conn
 
     async def open(self) -> "CheckpointStore":
@@ -116,7 +110,7 @@ class CheckpointStore(StoreReads):
             self._record_seq = writer.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             writer.close()
-            raise _storage_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
         self._reader = self._connect()
         if self.synchronous == "FULL":
             self._thread = threading.Thread(target=self._writer_loop, args=(writer,), name="checkpoint-writer",
@@ -218,7 +212,7 @@ class CheckpointStore(StoreReads):
             except sqlite3.Error:
                 pass
             self._next_done_seq, self._record_seq = seq_before
-            self.failure = _storage_error(self.path, exc)
+            self.failure = storage_error(self.path, exc)
             log.error("checkpoint store failed: %s", self.failure)
             return [(fut, None, self.failure) for _, fut in ops]
         return values
@@ -349,7 +343,7 @@ class CheckpointStore(StoreReads):
         try:
             return self._reader.execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as exc:
-            raise _storage_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
 
 
 def _resolve_all(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:

@@ -1,4 +1,4 @@
-"""Evaluation and data analysis: answer the 252 user-oriented tasks, score the answers, describe a generation run.
+"""Evaluation: answer the 252 user-oriented tasks and score the answers (run statistics live in selfinstruct.analyze).
 
 Modules, each with one job:
 
@@ -8,8 +8,7 @@ Modules, each with one job:
     metrics.py        BLEU / ROUGE-L arithmetic and bootstrap confidence intervals (pure)
     bertscore.py      BERTScore-F1 with an offline fallback model
     report.py         metrics.json / metrics.csv / per_task.jsonl / report.md
-    plots.py          PNG figures (matplotlib Agg)
-    analyze.py        statistics of a generation run (pure)
+    plots.py          PNG figures (matplotlib Agg, via selfinstruct.plotting)
 
 The commands (`predict`, `evaluate`, `analyze`) are in selfinstruct/cli/evaluate.py.
 Heavy libraries (torch, transformers, bert-score, matplotlib) are imported inside

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selfinstruct.errors import ConfigError
+from selfinstruct.runfiles import STATE
 
 __all__ = ["GenerationConfig", "GenerateConfig", "TOP_LEVEL_TABLES", "FLAT_KEYS", "table_from_flat", "build_generate_config"]
 
@@ -66,7 +67,7 @@ class GenerateConfig:
 
     @property
     def state_path(self) -> Path:
-        return self.out_dir / "state.sqlite3"
+        return self.out_dir / STATE
 
 
 # A service job spec's flat setting names (an API surface) -> the dotted ``section.key`` every config uses.

@@ -27,20 +27,12 @@ from selfinstruct.engine.store_reads import read_snapshot
 from selfinstruct.errors import SelfInstructError
 from selfinstruct.io import write_json_atomic, write_jsonl_atomic
 from selfinstruct.stages.base import Instance
-from selfinstruct.stages.prepare import ALPACA_FILENAME, PrepareConfig, prepare_finetuning
+from selfinstruct.runfiles import ALPACA, GPT3_FINETUNING_GLOB, RUN_FILES
+from selfinstruct.stages.prepare import PrepareConfig, prepare_finetuning
 
-__all__ = ["export_run", "write_finetuning", "LiveExport", "RunRows", "RUN_FILES"]
+__all__ = ["export_run", "write_finetuning", "LiveExport", "RunRows"]
 
 log = logging.getLogger(__name__)
-
-RUN_FILES = {
-    "instructions": "machine_generated_instructions.jsonl",
-    "classification": "is_clf_or_not.jsonl",
-    "instances": "machine_generated_instances.jsonl",
-    "rejects": "rejects.jsonl",
-    "stats": "stats.json",
-    "finetuning": "finetuning",
-}
 
 _KINDS = ("instruction", "clf", "instances", "reject")
 
@@ -69,11 +61,11 @@ def write_finetuning(ft_dir: Path, exports: Any) -> None:
     """Write the four fine-tuning files; a GPT-3 file from an earlier export (other row count) is removed."""
     ft_dir.mkdir(parents=True, exist_ok=True)
     for name, rows in exports.files().items():
-        if name == ALPACA_FILENAME:
+        if name == ALPACA:
             write_json_atomic(ft_dir / name, rows)
         else:
             write_jsonl_atomic(ft_dir / name, rows)
-    for old in ft_dir.glob("gpt3_finetuning_data_*.jsonl"):
+    for old in ft_dir.glob(GPT3_FINETUNING_GLOB):
         if old.name != exports.gpt3_filename:
             old.unlink(missing_ok=True)
 
