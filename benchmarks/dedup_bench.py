@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/dedup_bench.py --sizes 1000,10000,100000,200000,1000000
 
 Every size runs in a fresh subprocess so its peak RSS is its own.  The stream is
-``selfinstruct.dedup.synthetic.instruction_stream`` over the seed and evaluation
+``benchmarks/synthetic.py``'s ``instruction_stream`` over the seed and evaluation
 tasks (function words and sentence shapes of real instructions, new content
 words, 10 % mutated near-duplicates, 5 % template fill-ins), with the 175 seed
 tasks pre-loaded as in the original.  Results go to benchmarks/results/dedup.{md,json}.
@@ -44,8 +44,8 @@ def one_size(n: int, exact_max: int) -> dict:
     import numpy as np
 
     from selfinstruct.dedup import ExactRougeFilter, NearDuplicateFilter
-    from selfinstruct.dedup.rouge import f_measure_many, lcs_many
-    from selfinstruct.dedup.synthetic import instruction_stream
+    from selfinstruct.rouge import f_measure_many, lcs_many
+    from synthetic import instruction_stream  # benchmarks/synthetic.py, next to this script
 
     seeds, base = _data()
     stream = list(instruction_stream(base, n, seed=2024))
@@ -99,7 +99,7 @@ def speedup(sizes: list[int]) -> list[dict]:
     from rouge_score import rouge_scorer
 
     from selfinstruct.dedup import ExactRougeFilter, NearDuplicateFilter
-    from selfinstruct.dedup.synthetic import instruction_stream
+    from synthetic import instruction_stream  # benchmarks/synthetic.py, next to this script
 
     seeds, base = _data()
     rows = []
@@ -138,8 +138,8 @@ def datasketch_memory(n: int) -> dict:
 
     from selfinstruct.dedup import DedupConfig
     from selfinstruct.dedup.lsh import MinHasher
-    from selfinstruct.dedup.rouge import Vocabulary
-    from selfinstruct.dedup.synthetic import instruction_stream
+    from selfinstruct.rouge import Vocabulary
+    from synthetic import instruction_stream  # benchmarks/synthetic.py, next to this script
 
     c = DedupConfig()
     _, base = _data()

@@ -68,7 +68,7 @@ def main() -> int:
     from rouge_score import rouge_scorer
 
     from selfinstruct.evaluate.metrics import BootstrapConfig, score_tasks, summarize
-    from selfinstruct.evaluate.rouge import max_rouge_l, rouge_l_pairs
+    from selfinstruct.rouge import max_rouge_l, rouge_l_pairs
 
     rows = []
 

@@ -1,14 +1,19 @@
 """Configuration: read TOML, apply CLI overrides, build frozen dataclasses with strictly checked values.
 
 The flow (library code never reads argv or the environment):
-    table = load_toml(path)                       # ConfigError names the file
-    table = merge(table, overrides)               # flags win over the file
-    cfg = build(SomeConfig, table, source=path)   # unknown key or wrong type -> ConfigError naming key and file
+    table = load_toml(path)                                  # ConfigError names the file
+    table = with_overrides(table, overrides, source=path)    # {"limits.rpm": 600}: flags win over the file
+    cfg = build(SomeConfig, table["limits"], source=path)    # unknown key or wrong type -> ConfigError naming it
+
+Every way a setting arrives names it the same way, as a dotted ``section.key``:
+a TOML file's ``[limits] rpm``, a command-line flag (its target, see
+selfinstruct.cli.flags) and a service job spec's flat key (through its alias
+table, pipeline.config.FLAT_KEYS) all become ``limits.rpm``.
 
 ``build`` checks every value against its field's annotation and never coerces:
 a string is not a list, 2.5 is not an int, ``true`` is not a number, and a float
 must be finite. Value ranges are each dataclass's own ``__post_init__`` business,
-using ``check_range`` and the shared bounds below, so that flags (commands/common.py)
+using ``check_range`` and the shared bounds below, so that flags (selfinstruct/cli/common.py)
 and configs agree on them.
 """
 
@@ -24,7 +29,8 @@ from typing import Any, TypeVar
 
 from selfinstruct.errors import ConfigError
 
-__all__ = ["load_toml", "build", "merge", "field_help", "check_keys", "check_value", "check_range", "table_of",
+__all__ = ["load_toml", "build", "merge", "table_from_dotted", "with_overrides", "check_keys", "check_value",
+           "check_range", "table_of",
            "INT64_MAX", "MAX_RPM", "MAX_TPM", "MAX_CONCURRENCY", "MAX_SECONDS", "MAX_INTERVAL", "MAX_ATTEMPTS",
            "MAX_COUNT", "MAX_SEED"]
 
@@ -71,6 +77,33 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def table_from_dotted(values: dict[str, Any], *, source: str = "<flags>") -> dict[str, Any]:
+    """``{"limits.rpm": 600, "endpoint.model": "m"}`` -> ``{"limits": {"rpm": 600}, "endpoint": {"model": "m"}}``.
+
+    ``None`` means 'not given' and is left out, so unset flags never override a file.
+    """
+    table: dict[str, Any] = {}
+    for dotted, value in values.items():
+        section, dot, key = dotted.partition(".")
+        if not (section and dot and key):
+            raise ConfigError(f"{source}: {dotted!r} is not a section.key setting")
+        if value is not None:
+            table.setdefault(section, {})[key] = value
+    return table
+
+
+def with_overrides(table: dict[str, Any], dotted: dict[str, Any], *, source: str) -> dict[str, Any]:
+    """A file's ``table`` with the dotted overrides (``{"limits.rpm": 600}``, None: not given) merged over it.
+
+    A section the file set to something else than a table stays an error naming the file, even when a flag
+    overrides one of its keys.
+    """
+    overrides = table_from_dotted(dotted)
+    for name in overrides:
+        table_of(table, name, source=source)
+    return merge(table, overrides)
 
 
 def table_of(table: dict[str, Any], name: str, *, source: str) -> dict[str, Any]:
@@ -317,9 +350,3 @@ def build(cls: type[T], table: dict[str, Any], *, source: str = "<flags>", secti
         where = f" [{section}]" if section else ""
         raise ConfigError(f"{source}{where}: {exc}") from exc
 
-
-def field_help(cls: type, name: str) -> str:
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            return f.metadata.get("help", "")
-    return ""

@@ -17,8 +17,7 @@
     │       └── ContextLengthExceeded  prompt + max_tokens too long (engine shrinks max_tokens)
     ├── RequestFailed               a request exhausted its attempts (kept, exit code 3)
     ├── EndpointDown                down longer than max_outage: the run stops, resumable (exit code 3)
-    ├── RequestNotStarted           a stop came before the request was sent: not an error, resumed next run
-    └── UnparseableAnswer           a model answer a stage could not use (recorded as a reject)
+    └── RequestNotStarted           a stop came before the request was sent: not an error, resumed next run
 
 Third-party exceptions (aiohttp, sqlite3, OSError) are translated once, at the
 boundary where they happen, with ``raise ... from exc``.  Nothing here ever
@@ -46,7 +45,6 @@ __all__ = [
     "RequestNotStarted",
     "ContextLengthExceeded",
     "RequestFailed",
-    "UnparseableAnswer",
     "EXIT_OK",
     "EXIT_FATAL",
     "EXIT_SOME_FAILED",
@@ -176,7 +174,3 @@ class EndpointDown(SelfInstructError):
 
 class RequestNotStarted(SelfInstructError):
     """The run is stopping and this request was never sent. Callers treat it as unfinished work, not a failure."""
-
-
-class UnparseableAnswer(SelfInstructError):
-    """A model answer a stage could not turn into anything usable."""

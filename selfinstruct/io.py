@@ -2,8 +2,8 @@
 
 Reading is lazy (a generator) so a million-line input costs one line of memory.
 Writing is either atomic (temp file + fsync + rename: a reader sees the old
-file or the new one, never half) or append + fsync for logs. OSError (disk full,
-permission) becomes StorageError naming the path.
+file or the new one, never half) or append + fsync for logs. ``storage_error`` turns an OSError or a
+SQLite error (disk full, permission) into the one StorageError that names the path.
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ import errno
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from selfinstruct.errors import InputError, StorageError
+
+if TYPE_CHECKING:  # sqlite3 itself is not imported: the pure stages read files through this module
+    import sqlite3
 
 __all__ = [
     "iter_jsonl",
@@ -82,15 +85,21 @@ def dumps_line(obj: Any) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
 
 
-def storage_error(path: str | os.PathLike[str], exc: OSError) -> StorageError:
-    """The StorageError for an OSError on ``path``: names the file and the errno (``ENOSPC``)."""
+_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL
+
+
+def storage_error(path: str | os.PathLike[str], exc: OSError | sqlite3.Error) -> StorageError:
+    """The StorageError for an OSError or SQLite error on ``path``: names the file, and says "no space left on
+    device" for ENOSPC or SQLITE_FULL. Decided by errno and SQLite's result code, never by the message text."""
+    if not isinstance(exc, OSError):  # a sqlite3.Error
+        # Errors sqlite3 raises itself (a closed connection) carry no result code.
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return StorageError(f"{path}: no space left on device ({exc})")
+        return StorageError(f"{path}: {exc}")
     if exc.errno == errno.ENOSPC:
         return StorageError(f"{path}: no space left on device (ENOSPC)")
     code = errno.errorcode.get(exc.errno or 0)
     return StorageError(f"{path}: {exc.strerror or exc}" + (f" ({code})" if code else ""))
-
-
-_storage_error = storage_error
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
@@ -124,7 +133,7 @@ def write_text_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
             tmp.unlink()
         except OSError:
             pass
-        raise _storage_error(p, exc) from exc
+        raise storage_error(p, exc) from exc
     fsync_dir(p.parent)
 
 
@@ -151,4 +160,4 @@ def append_lines_durable(path: str | os.PathLike[str], lines: Iterable[bytes]) -
             os.fsync(fh.fileno())
             return fh.tell()
     except OSError as exc:
-        raise _storage_error(p, exc) from exc
+        raise storage_error(p, exc) from exc

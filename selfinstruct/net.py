@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 from selfinstruct.errors import ConfigError
 
-__all__ = ["DEFAULT_KEY_ENV", "is_loopback_host", "is_loopback_url", "split_key_source", "resolve_api_key"]
+__all__ = ["DEFAULT_KEY_ENV", "KeySource", "is_loopback_host", "is_loopback_url", "split_key_source", "resolve_api_key"]
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeySource:
+    """Where the CLI reads an endpoint's key: ``[endpoint] api_key_env`` / ``--api-key-env``."""
+
+    api_key_env: str = field(default=DEFAULT_KEY_ENV, metadata={
+        "help": "name of the environment variable holding the API key (read by the CLI, never stored)"})
 
 
 def is_loopback_host(host: str) -> bool:

@@ -262,7 +262,7 @@ def test_load_toml_errors_name_the_file(tmp_path):
 
 def test_flags_and_configs_share_their_bounds():
     """A flag accepts exactly what its config key accepts, at both ends."""
-    from selfinstruct.commands import common
+    from selfinstruct.cli import common
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.throttle import LimitsConfig
     from selfinstruct.pipeline.config import GenerationConfig

@@ -8,6 +8,7 @@ An application of the engine (through its run harness), like ``selfinstruct.pipe
 from selfinstruct.complete.requests import parse_request_line
 from selfinstruct.complete.run import (
     CompleteConfig,
+    build_complete_config,
     CompleteResult,
     complete_async,
     infer_endpoint,
@@ -16,4 +17,4 @@ from selfinstruct.complete.run import (
 )
 
 __all__ = ["CompleteConfig", "CompleteResult", "run_complete", "complete_async", "parse_request_line",
-           "infer_endpoint", "sibling_path"]
+           "infer_endpoint", "sibling_path", "build_complete_config"]

@@ -18,9 +18,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from selfinstruct.engine.store import DONE, CheckpointStore
+from selfinstruct.engine.store import CheckpointStore, DoneRow
 from selfinstruct.errors import StorageError
 from selfinstruct.io import append_lines_durable, dumps_line, fsync_dir, storage_error
 
@@ -29,10 +27,10 @@ __all__ = ["OutputExporter", "AppendingExport", "forget_results"]
 log = logging.getLogger(__name__)
 
 
-def _output_line(rid: str, response: bytes, model: str | None) -> bytes:
-    row = {"id": rid, **orjson.loads(response)}
-    if model:
-        row["model"] = model
+def _output_line(done: DoneRow) -> bytes:
+    row = {"id": done.id, **done.response}
+    if done.model:
+        row["model"] = done.model
     return dumps_line(row)
 
 
@@ -41,16 +39,8 @@ async def forget_results(store: CheckpointStore, ids: list[str]) -> bool:
     file (the export is then recorded as empty, so the file must be rebuilt)."""
 
     def delete(conn: sqlite3.Connection) -> bool:
-        last = conn.execute("SELECT value FROM meta WHERE key='export.seq'").fetchone()
-        exported = int(last[0]) if last else 0
-        rebuild = False
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            hit = conn.execute(f"SELECT 1 FROM results WHERE status=? AND done_seq<=? AND id IN ({marks})"
-                               " LIMIT 1", (DONE, exported, *chunk)).fetchone()
-            rebuild = rebuild or hit is not None
-            conn.execute(f"DELETE FROM results WHERE id IN ({marks})", chunk)
+        exported = int(CheckpointStore.read_meta(conn, "export.seq", "0") or 0)
+        rebuild = CheckpointStore.forget_ids(conn, ids, exported_through=exported)
         if rebuild:
             CheckpointStore.set_meta(conn, "export.seq", 0)
             CheckpointStore.set_meta(conn, "export.size", 0)
@@ -91,14 +81,12 @@ class OutputExporter:
         output = self.output
 
         def op(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT value FROM meta WHERE key='export.seq'").fetchone()
-            last = int(row[0]) if row else 0
-            rows = conn.execute("SELECT id, response, model, done_seq FROM results WHERE status=? AND done_seq>?"
-                                " ORDER BY done_seq", (DONE, last)).fetchall()
+            last = int(CheckpointStore.read_meta(conn, "export.seq", "0") or 0)
+            rows = list(CheckpointStore.iter_done_since(conn, last))
             if not rows:
                 return 0
-            size = append_lines_durable(output, [_output_line(rid, resp, model) for rid, resp, model, _ in rows])
-            CheckpointStore.set_meta(conn, "export.seq", rows[-1][3])
+            size = append_lines_durable(output, [_output_line(row) for row in rows])
+            CheckpointStore.set_meta(conn, "export.seq", rows[-1].done_seq)
             CheckpointStore.set_meta(conn, "export.size", size)
             return len(rows)
 
@@ -122,11 +110,9 @@ class OutputExporter:
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
-                cursor = conn.execute("SELECT id, response, model, done_seq FROM results WHERE status=?"
-                                      " ORDER BY done_seq", (DONE,))
-                for rid, resp, model, seq in cursor:
-                    fh.write(_output_line(rid, resp, model))
-                    last = seq
+                for row in CheckpointStore.iter_done_since(conn, 0):
+                    fh.write(_output_line(row))
+                    last = row.done_seq
                 fh.flush()
                 os.fsync(fh.fileno())
                 size = fh.tell()

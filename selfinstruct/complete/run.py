@@ -45,7 +45,7 @@ from selfinstruct.io import iter_jsonl, storage_error, write_json_atomic, write_
 from workers.base import Request
 
 __all__ = ["CompleteConfig", "CompleteResult", "run_complete", "complete_async", "sibling_path", "parse_request_line",
-           "infer_endpoint"]
+           "infer_endpoint", "build_complete_config"]
 
 log = logging.getLogger(__name__)
 
@@ -179,3 +179,28 @@ def run_complete(config: CompleteConfig, *, api_key: str | None = None) -> Compl
         return asyncio.run(complete_async(config, api_key=api_key))
     except OSError as exc:
         raise storage_error(exc.filename or config.output_path, exc) from exc
+
+
+def build_complete_config(table: dict[str, Any], *, input_path: Path, output_path: Path, source: str = "<flags>",
+                          **settings: Any) -> CompleteConfig:
+    """A ``CompleteConfig`` from a TOML-shaped table ([endpoint], [limits], [retry], [prices]; flags already
+    merged in as dotted overrides) plus the run's own ``settings`` (state_path, drain_timeout, ...).
+
+    The endpoint kind, when neither file nor flag names it, follows the input: chat for ``messages`` requests.
+    """
+    from selfinstruct.config import build, check_keys, table_of
+    from selfinstruct.net import split_key_source
+    from workers.openai import EndpointConfig
+
+    check_keys(table, {"endpoint", "limits", "retry", "prices"}, source=source)
+    tables = {name: table_of(table, name, source=source) for name in ("endpoint", "limits", "retry", "prices")}
+    _, endpoint = split_key_source(tables["endpoint"])  # the key's variable is the CLI's (selfinstruct.net)
+    if endpoint.get("endpoint") is None:
+        endpoint["endpoint"] = infer_endpoint(input_path)
+    return CompleteConfig(
+        input_path=input_path, output_path=output_path,
+        endpoint=build(EndpointConfig, endpoint, source=source, section="endpoint"),
+        limits=build(LimitsConfig, tables["limits"], source=source, section="limits"),
+        retry=build(RetryConfig, tables["retry"], source=source, section="retry"),
+        prices=PriceTable.from_table(tables["prices"], source=source),
+        **settings)

@@ -24,14 +24,14 @@ from selfinstruct.dedup.config import Decision, DedupConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from selfinstruct.dedup.filters import ExactRougeFilter, NearDuplicateFilter
-    from selfinstruct.dedup.rouge import rouge_l_f
+    from selfinstruct.rouge import rouge_l_f
 
 __all__ = ["DedupConfig", "Decision", "NearDuplicateFilter", "ExactRougeFilter", "rouge_l_f"]
 
 _LAZY = {
     "NearDuplicateFilter": "selfinstruct.dedup.filters",
     "ExactRougeFilter": "selfinstruct.dedup.filters",
-    "rouge_l_f": "selfinstruct.dedup.rouge",
+    "rouge_l_f": "selfinstruct.rouge",
 }
 
 

@@ -27,7 +27,7 @@ Cost of a banding, per pool text and in units of one exact ROUGE-L score:
 Both expectations are taken over ``BACKGROUND``: the Jaccard distribution of all
 90,951 pairs of the 427 vendored seed and evaluation instructions (mean 0.072;
 1 % of pairs above 0.23), in bins of 0.05.  HIT_COST = 0.7 is measured: on
-10,000 synthetic instructions (selfinstruct.dedup.synthetic.instruction_stream,
+10,000 synthetic instructions (instruction_stream of benchmarks/synthetic.py,
 seed 7, 175 seeds; CPU us per item, one core) an exact score cost about 0.17 us
 per pool text and a raw hit 0.12 us, and an LSH query pays ~390 us whatever the
 pool, so LSH must cut the per-pool-text work well below the exact filter's:

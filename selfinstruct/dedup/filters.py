@@ -26,7 +26,7 @@ import numpy as np
 from selfinstruct.dedup.config import Decision, DedupConfig
 from selfinstruct.dedup.index import PackedBandIndex, RedisBandIndex
 from selfinstruct.dedup.lsh import MinHasher, band_keys
-from selfinstruct.dedup.rouge import Vocabulary, f_measure_many, lcs_many
+from selfinstruct.rouge import Vocabulary, f_measure_many, lcs_many
 from selfinstruct.errors import ConfigError
 
 __all__ = ["NearDuplicateFilter", "ExactRougeFilter"]

@@ -56,7 +56,7 @@ from collections.abc import Sequence
 import numpy as np
 import xxhash
 
-from selfinstruct.dedup.rouge import Vocabulary
+from selfinstruct.rouge import Vocabulary
 
 __all__ = ["feature_hash", "features", "MinHasher", "band_keys"]
 

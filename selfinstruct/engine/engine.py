@@ -77,20 +77,30 @@ class Engine:
         self._last_outage: BaseException | None = None
         self.not_started = 0   # calls that ended unsent because of ``stop``
 
-    async def call(self, request: Request, *, then: Callable | None = None) -> Response:
-        """Answer ``request`` exactly once across restarts. ``then(conn)`` runs in the same commit as the result."""
+    async def call(self, request: Request, *, then: Callable[[Response], Callable | None] | None = None) -> Response:
+        """Answer ``request`` exactly once across restarts.
+
+        ``then(response)`` runs on the event loop once the answer is known, with no await before the commit
+        is queued, and returns a store operation (or None) for what the caller derived from the answer. A new
+        answer commits in the same transaction as that operation: a crash keeps both or neither. An answer
+        already in the store gets the operation committed on its own (a state from before answers and their
+        derived records were committed together)."""
         stored = self.store.get_response(request.id)
         if stored is not None:
             self.stats.done += 1
             self.stats.cached += 1
-            return Response.from_json(stored)
+            response = Response.from_json(stored)
+            op = then(response) if then is not None else None
+            if op is not None:
+                await self.store.submit(op)
+            return response
         try:
             return await self._call(request, then)
         except RequestNotStarted:
             self.not_started += 1
             raise
 
-    async def _call(self, request: Request, then: Callable | None) -> Response:
+    async def _call(self, request: Request, then: Callable[[Response], Callable | None] | None) -> Response:
         if self.stop is not None and self.stop.is_set():
             raise RequestNotStarted(request.id)
         # Its parameters are resolved once and sent as they are; the stored request stays the one asked
@@ -127,7 +137,8 @@ class Engine:
             await self.store.put_failed(request.id, request.to_json(), _describe(last_error), state["attempts"])
             self.stats.failed += 1
             raise RequestFailed(request.id, last_error, state["attempts"]) from last_error
-        await self.store.put_result(request.id, request.to_json(), response.to_json(), state["attempts"] + 1, then)
+        derived = then(response) if then is not None else None
+        await self.store.put_result(request.id, request.to_json(), response.to_json(), state["attempts"] + 1, derived)
         self.stats.done += 1
         return response
 

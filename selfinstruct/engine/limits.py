@@ -103,13 +103,6 @@ class Pacer:
         self.rate = max(self.floor, self.rate * self.decrease)
         return True
 
-    def set_ceiling(self, ceiling: float) -> None:
-        """Lower (or raise) the ceiling, e.g. from an ``x-ratelimit-limit-requests`` header."""
-        self.ceiling = max(ceiling, 0.05)
-        self.floor = min(self.floor, self.ceiling)
-        self.increase_per_s = self.ceiling / 20.0
-        self.rate = min(self.rate, self.ceiling)
-
 
 class AIMDWindow:
     """Concurrency window: additive increase (+1 per window of successes), multiplicative decrease on 429."""

@@ -16,9 +16,9 @@ Why this shape:
 - ``synchronous=NORMAL`` in WAL mode survives a killed process (SIGKILL) at any
   moment; ``FULL`` also survives power loss, at an fsync per commit.
 
-Tables: ``results`` (one row per request id: done or failed, with the answer or
-the last error, the model that answered and a hash of the request), ``records`` (free-form rows a pipeline keeps, by kind and key)
-and ``meta`` (small key/value settings such as export offsets).
+The tables are in ``store_schema``; the typed reads (``StoreReads``, and
+``read_snapshot`` for a private read-only connection) in ``store_reads``. Callers
+use these methods: no SQL lives outside the store.
 """
 
 from __future__ import annotations
@@ -28,61 +28,37 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from selfinstruct.engine.fingerprint import request_digest
+from selfinstruct.engine.store_reads import StoreReads
+from selfinstruct.engine.store_schema import ADDED_COLUMNS, DONE, FAILED, SCHEMA
 from selfinstruct.errors import SelfInstructError, StorageError
+from selfinstruct.io import storage_error
 
-__all__ = ["CheckpointStore", "DONE", "FAILED"]
+__all__ = ["CheckpointStore", "DoneRow", "DONE", "FAILED"]
 
 log = logging.getLogger(__name__)
 
-DONE = 1
-FAILED = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    id        TEXT PRIMARY KEY,
-    status    INTEGER NOT NULL,
-    request   BLOB,
-    response  BLOB,
-    error     TEXT,
-    attempts  INTEGER NOT NULL DEFAULT 0,
-    done_seq  INTEGER,
-    model     TEXT,
-    req_hash  TEXT
-);
-CREATE INDEX IF NOT EXISTS results_done_seq ON results(done_seq);
-CREATE TABLE IF NOT EXISTS records (
-    kind TEXT NOT NULL,
-    key  TEXT NOT NULL,
-    seq  INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (kind, key)
-);
-CREATE INDEX IF NOT EXISTS records_kind_seq ON records(kind, seq);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
 _STOP = object()
 
-# Columns added after the first release; an older state file gets them on open.
-_ADDED_COLUMNS = {"results": (("model", "TEXT"), ("req_hash", "TEXT"))}
+
+@dataclass(frozen=True, slots=True)
+class DoneRow:
+    """A done result as the output protocol reads it."""
+
+    id: str
+    response: dict[str, Any]
+    model: str | None
+    done_seq: int
 
 
-
-def _storage_error(path: Path, exc: BaseException) -> StorageError:
-    msg = str(exc)
-    if "full" in msg.lower() or getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
-        return StorageError(f"{path}: no space left on device ({msg})")
-    return StorageError(f"{path}: {msg}")
-
-
-class CheckpointStore:
+class CheckpointStore(StoreReads):
     """The state of one run. Open with ``await store.open()``; close with ``await store.close()``."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", max_batch: int = 1024):
@@ -113,7 +89,7 @@ class CheckpointStore:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as exc:
-            raise _storage_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
         return conn
 
     async def open(self) -> "CheckpointStore":
@@ -124,8 +100,8 @@ class CheckpointStore:
             raise StorageError(f"{self.path.parent}: cannot create folder: {exc.strerror}") from exc
         writer = self._connect()
         try:
-            writer.executescript(_SCHEMA)
-            for table, columns in _ADDED_COLUMNS.items():
+            writer.executescript(SCHEMA)
+            for table, columns in ADDED_COLUMNS.items():
                 have = {row[1] for row in writer.execute(f"PRAGMA table_info({table})")}
                 for name, kind in columns:
                     if name not in have:
@@ -134,7 +110,7 @@ class CheckpointStore:
             self._record_seq = writer.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             writer.close()
-            raise _storage_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
         self._reader = self._connect()
         if self.synchronous == "FULL":
             self._thread = threading.Thread(target=self._writer_loop, args=(writer,), name="checkpoint-writer",
@@ -236,7 +212,7 @@ class CheckpointStore:
             except sqlite3.Error:
                 pass
             self._next_done_seq, self._record_seq = seq_before
-            self.failure = _storage_error(self.path, exc)
+            self.failure = storage_error(self.path, exc)
             log.error("checkpoint store failed: %s", self.failure)
             return [(fut, None, self.failure) for _, fut in ops]
         return values
@@ -271,7 +247,10 @@ class CheckpointStore:
 
     def put_result(self, request_id: str, request: dict[str, Any] | None, response: dict[str, Any],
                    attempts: int, then: Callable[[sqlite3.Connection], Any] | None = None) -> asyncio.Future[Any]:
-        """Record a successful answer (idempotent: a second put for the same id keeps the first)."""
+        """Record a successful answer (idempotent: a second put for the same id keeps the first).
+
+        ``then(conn)``, when given, runs in the same operation, so what a caller derived from the
+        answer commits with it or not at all (a failing ``then`` rolls the answer back too)."""
         req_blob = orjson.dumps(request) if request is not None else None
         resp_blob = orjson.dumps(response)
         req_hash = request_digest(request)
@@ -310,69 +289,6 @@ class CheckpointStore:
 
         return self.submit(op)
 
-    def get_response(self, request_id: str) -> dict[str, Any] | None:
-        """The stored answer for a done request, else None. Reads on the caller's thread (WAL reader)."""
-        row = self._read("SELECT response FROM results WHERE id=? AND status=?", (request_id, DONE))
-        return orjson.loads(row[0][0]) if row else None
-
-    def done_ids(self, ids: Iterable[str]) -> set[str]:
-        ids = list(ids)
-        out: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._read(f"SELECT id FROM results WHERE status={DONE} AND id IN ({marks})", chunk)
-            out.update(r[0] for r in rows)
-        return out
-
-    def request_hashes(self, ids: Iterable[str]) -> dict[str, str | None]:
-        """id -> hash of the request stored for it, for the ids that have a result (done or failed)."""
-        ids = list(ids)
-        out: dict[str, str | None] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            for rid, digest, blob in self._read(f"SELECT id, req_hash, request FROM results WHERE id IN ({marks})",
-                                                chunk):
-                # A state written before hashes were kept: hash the stored request instead.
-                out[rid] = digest if digest is not None else request_digest(orjson.loads(blob) if blob else None)
-        return out
-
-    def iter_result_ids(self, page: int = 5000) -> Iterable[str]:
-        """Every id with a result, in id order, a page at a time (memory stays flat)."""
-        last = ""
-        while True:
-            rows = self._read("SELECT id FROM results WHERE id > ? ORDER BY id LIMIT ?", (last, page))
-            if not rows:
-                return
-            for (rid,) in rows:
-                yield rid
-            last = rows[-1][0]
-
-    def has_answers(self) -> bool:
-        """True once anything was answered or derived (a run that never got an answer has nothing to mix)."""
-        return bool(self._read(f"SELECT 1 FROM results WHERE status={DONE} LIMIT 1", ())
-                    or self._read("SELECT 1 FROM records LIMIT 1", ()))
-
-    def models(self) -> dict[str, int]:
-        """How many done results each model answered (rows from before models were recorded count as "")."""
-        return {m or "": n for m, n in self._read(
-            f"SELECT model, COUNT(*) FROM results WHERE status={DONE} GROUP BY model ORDER BY model", ())}
-
-    def result_models(self) -> dict[str, str]:
-        """request id -> the model that answered it, for done results that recorded one."""
-        return dict(self._read(f"SELECT id, model FROM results WHERE status={DONE} AND model IS NOT NULL", ()))
-
-    def counts(self) -> dict[str, int]:
-        rows = self._read("SELECT status, COUNT(*) FROM results GROUP BY status", ())
-        by = dict(rows)
-        return {"done": by.get(DONE, 0), "failed": by.get(FAILED, 0)}
-
-    def failed_rows(self) -> list[dict[str, Any]]:
-        rows = self._read("SELECT id, request, error, attempts FROM results WHERE status=? ORDER BY id", (FAILED,))
-        return [{"id": r[0], "request": orjson.loads(r[1]) if r[1] else None, "error": r[2], "attempts": r[3]}
-                for r in rows]
-
     # -- free-form records (pipelines) ------------------------------------------------
     def next_record_seq(self) -> int:
         """Only call from inside a submitted operation (the writer thread)."""
@@ -387,30 +303,39 @@ class CheckpointStore:
             conn.execute("INSERT INTO records(kind, key, seq, data) VALUES(?,?,?,?)",
                          (kind, key, self.next_record_seq(), blob))
 
-    def records(self, kind: str) -> list[tuple[str, Any]]:
-        rows = self._read("SELECT key, data FROM records WHERE kind=? ORDER BY seq", (kind,))
-        return [(k, orjson.loads(d)) for k, d in rows]
-
-    def has_record(self, kind: str, key: str) -> bool:
-        return bool(self._read("SELECT 1 FROM records WHERE kind=? AND key=?", (kind, key)))
-
-    def count_records(self, kind: str) -> int:
-        return self._read("SELECT COUNT(*) FROM records WHERE kind=?", (kind,))[0][0]
-
     # -- meta -------------------------------------------------------------------------
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        rows = self._read("SELECT value FROM meta WHERE key=?", (key,))
-        return rows[0][0] if rows else default
-
     @staticmethod
     def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
         """Set a meta value inside a submitted operation."""
         conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                      (key, str(value)))
 
-    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """A read-only query on the reader connection (sees everything committed)."""
-        return self._read(sql, params)
+    @staticmethod
+    def read_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+        """A meta value as seen inside a submitted operation (its own transaction's view)."""
+        row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    # -- the output protocol of `complete`, inside submitted operations ---------------------
+    @staticmethod
+    def iter_done_since(conn: sqlite3.Connection, seq: int) -> Iterator[DoneRow]:
+        """The done results committed after ``seq`` (their ``done_seq``), in commit order."""
+        cursor = conn.execute("SELECT id, response, model, done_seq FROM results WHERE status=? AND done_seq>?"
+                              " ORDER BY done_seq", (DONE, seq))
+        for rid, response, model, done_seq in cursor:
+            yield DoneRow(rid, orjson.loads(response), model, done_seq)
+
+    @staticmethod
+    def forget_ids(conn: sqlite3.Connection, ids: list[str], *, exported_through: int) -> bool:
+        """Delete the results of ``ids``; True when one of them was done at or before ``exported_through``."""
+        hit = False
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            hit = hit or conn.execute(f"SELECT 1 FROM results WHERE status=? AND done_seq<=? AND id IN ({marks})"
+                                      " LIMIT 1", (DONE, exported_through, *chunk)).fetchone() is not None
+            conn.execute(f"DELETE FROM results WHERE id IN ({marks})", chunk)
+        return hit
 
     def _read(self, sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
         if self._reader is None:
@@ -418,7 +343,7 @@ class CheckpointStore:
         try:
             return self._reader.execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as exc:
-            raise _storage_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
 
 
 def _resolve_all(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:

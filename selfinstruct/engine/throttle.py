@@ -48,7 +48,6 @@ class Permit:
     """What a request holds while it is in flight; handed back to ``Throttle.release``."""
 
     tokens: int
-    sent_at: float
     released: bool = False
 
 
@@ -115,7 +114,7 @@ class Throttle:
         except BaseException:
             self._free_slot()
             raise
-        return Permit(tokens=tokens, sent_at=loop.time())
+        return Permit(tokens=tokens)
 
     def release(self, permit: Permit, *, ok: bool, throttled: bool = False, used_tokens: int | None = None,
                 retry_after: float | None = None, rate_limits: object = None) -> None:

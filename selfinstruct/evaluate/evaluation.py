@@ -26,8 +26,8 @@ from selfinstruct.evaluate.tasks import (
     EvalTask,
     baseline_prediction_files,
     load_tasks,
-    require_eval_extra,
 )
+from selfinstruct.extras import require_extra
 
 __all__ = ["EvaluateConfig", "evaluate", "coverage", "restrict_to_shared"]
 
@@ -112,7 +112,7 @@ def _sacrebleu_signature() -> str:
 
 def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     """Score every prediction file, write the outputs into ``cfg.out_dir``, return the metrics.json content."""
-    require_eval_extra("sacrebleu", "rouge_score", "rapidfuzz", *(("bert_score", "torch") if cfg.bertscore else ()),
+    require_extra("eval", "sacrebleu", "rouge_score", "rapidfuzz", *(("bert_score", "torch") if cfg.bertscore else ()),
                        *(("matplotlib",) if cfg.plots else ()))
     files = list(cfg.predictions) + (baseline_prediction_files() if cfg.include_baselines else [])
     if not files:

@@ -95,7 +95,7 @@ def corpus_bleu_from_stats(summed: np.ndarray) -> float:
 
 def rouge_l_scores(responses: Sequence[str], targets: Sequence[str]) -> np.ndarray:
     """ROUGE-L F-measure per pair, Porter-stemmed as in the SuperNI evaluation (rouge_score's numbers, faster)."""
-    from selfinstruct.evaluate.rouge import rouge_l_pairs
+    from selfinstruct.rouge import rouge_l_pairs
 
     return rouge_l_pairs(targets, responses, use_stemmer=True)
 

@@ -1,9 +1,6 @@
 """PNG figures for the evaluation report: metric bars with CIs, a per-app heatmap, response-length distributions.
 
-matplotlib is imported inside ``pyplot()`` with the Agg backend so no display is
-needed and importing this module costs nothing.  Every figure comes from
-``subplots()``, which uses matplotlib's constrained layout: it reserves room for
-a suptitle above the axes titles (a plain ``fig.suptitle`` is drawn over them).
+Figures come from selfinstruct.plotting (headless matplotlib, imported on first use).
 """
 
 from __future__ import annotations
@@ -13,43 +10,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from selfinstruct.errors import StorageError
+from selfinstruct.plotting import save_figure, subplots
 
 if TYPE_CHECKING:
     from selfinstruct.evaluate.report import ModelResult
 
-__all__ = ["write_plots", "save_figure", "pyplot", "subplots", "LAYOUT"]
-
-LAYOUT = "constrained"
+__all__ = ["write_plots"]
 
 _BAR_METRICS = [("bleu", "BLEU (corpus, 0-100)"), ("rouge_l", "ROUGE-L F (0-1)"),
                 ("bertscore_f1", "BERTScore-F1"), ("bertscore_f1_rescaled", "BERTScore-F1 (rescaled)")]
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def subplots(*args, **kwargs):
-    """``plt.subplots`` with the layout every figure here uses."""
-    return pyplot().subplots(*args, layout=LAYOUT, **kwargs)
-
-
-def save_figure(fig, path: Path) -> str:
-    """Save and close; a failed write is a StorageError naming the path."""
-    plt = pyplot()
-    try:
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    except OSError as exc:
-        raise StorageError(f"{path}: {exc.strerror or exc}") from exc
-    finally:
-        plt.close(fig)
-    return str(path)
 
 
 def _bars(results: list[ModelResult], path: Path) -> str:

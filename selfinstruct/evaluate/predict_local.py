@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from selfinstruct.errors import ConfigError
-from selfinstruct.evaluate.tasks import EvalTask, prediction_record, require_eval_extra
+from selfinstruct.evaluate.tasks import EvalTask, prediction_record
+from selfinstruct.extras import require_extra
 from selfinstruct.io import write_jsonl_atomic
 
 __all__ = ["LocalGenerationConfig", "Generation", "load_model", "render_prompts", "generate_batch", "predict_local"]
@@ -57,7 +58,7 @@ def _tokenizer_source(cfg: LocalGenerationConfig) -> str:
 
 def load_model(cfg: LocalGenerationConfig) -> tuple[Any, Any, str]:
     """(model, tokenizer, device). Load failures become ConfigError naming the model."""
-    require_eval_extra("torch", "transformers", *(("peft",) if cfg.adapter else ()))
+    require_extra("eval", "torch", "transformers", *(("peft",) if cfg.adapter else ()))
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

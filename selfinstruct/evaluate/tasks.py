@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from selfinstruct.errors import ConfigError, InputError
+from selfinstruct.errors import InputError
 from selfinstruct.formats import user_content
 from selfinstruct.io import iter_jsonl
 
@@ -26,7 +26,6 @@ __all__ = [
     "load_tasks",
     "prediction_record",
     "baseline_prediction_files",
-    "require_eval_extra",
 ]
 
 # The repository root is the parent of the `selfinstruct` package directory, so
@@ -123,14 +122,3 @@ def baseline_prediction_files() -> list[Path]:
     if not files:
         raise InputError("no *_predictions.jsonl files found", path=str(BASELINE_PREDICTIONS_DIR))
     return files
-
-
-def require_eval_extra(*modules: str) -> None:
-    """A missing optional library is a configuration problem with a clear fix, not a traceback."""
-    import importlib
-
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise ConfigError(f"{name} is not installed; install the 'eval' extra: pip install 'selfinstruct[eval]'") from exc

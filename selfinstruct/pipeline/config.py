@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selfinstruct.errors import ConfigError
+from selfinstruct.runfiles import STATE
 
 __all__ = ["GenerationConfig", "GenerateConfig", "TOP_LEVEL_TABLES", "FLAT_KEYS", "table_from_flat", "build_generate_config"]
 
@@ -66,47 +67,44 @@ class GenerateConfig:
 
     @property
     def state_path(self) -> Path:
-        return self.out_dir / "state.sqlite3"
+        return self.out_dir / STATE
 
 
-# Flat setting names (CLI flags, service job specs) -> (table, key) in the TOML layout.
-FLAT_KEYS: dict[str, tuple[str, str]] = {
-    "api_base": ("endpoint", "api_base"),
-    "model": ("endpoint", "model"),
-    "endpoint": ("endpoint", "endpoint"),
-    "api_key_env": ("endpoint", "api_key_env"),
-    "rpm": ("limits", "rpm"),
-    "tpm": ("limits", "tpm"),
-    "max_concurrency": ("limits", "max_concurrency"),
-    "timeout": ("retry", "timeout"),
-    "max_attempts": ("retry", "max_attempts"),
-    "max_outage": ("retry", "max_outage"),
-    "num_instructions": ("generation", "num_instructions"),
-    "seed_tasks": ("generation", "seed_tasks"),
-    "seed": ("generation", "seed"),
-    "stall_limit": ("generation", "stall_limit"),
-    "drain_timeout": ("generation", "drain_timeout"),
-    "export_interval": ("generation", "export_interval"),
-    "classification_only": ("prompt", "classification_only"),
-    "num_prompt_instructions": ("prompt", "num_prompt_instructions"),
-    "num_machine_instructions": ("prompt", "num_machine_instructions"),
-    "include_seed_tasks": ("export", "include_seed_tasks"),
-    "max_instances_per_task": ("export", "max_instances_per_task"),
-    "threshold": ("dedup", "threshold"),
+# A service job spec's flat setting names (an API surface) -> the dotted ``section.key`` every config uses.
+FLAT_KEYS: dict[str, str] = {
+    "api_base": "endpoint.api_base",
+    "model": "endpoint.model",
+    "endpoint": "endpoint.endpoint",
+    "api_key_env": "endpoint.api_key_env",
+    "rpm": "limits.rpm",
+    "tpm": "limits.tpm",
+    "max_concurrency": "limits.max_concurrency",
+    "timeout": "retry.timeout",
+    "max_attempts": "retry.max_attempts",
+    "max_outage": "retry.max_outage",
+    "num_instructions": "generation.num_instructions",
+    "seed_tasks": "generation.seed_tasks",
+    "seed": "generation.seed",
+    "stall_limit": "generation.stall_limit",
+    "drain_timeout": "generation.drain_timeout",
+    "export_interval": "generation.export_interval",
+    "classification_only": "prompt.classification_only",
+    "num_prompt_instructions": "prompt.num_prompt_instructions",
+    "num_machine_instructions": "prompt.num_machine_instructions",
+    "include_seed_tasks": "export.include_seed_tasks",
+    "max_instances_per_task": "export.max_instances_per_task",
+    "threshold": "dedup.threshold",
 }
 
 
 def table_from_flat(flat: dict[str, Any], *, source: str = "<flags>") -> dict[str, Any]:
     """``{"rpm": 600, "model": "m"}`` -> ``{"limits": {"rpm": 600}, "endpoint": {"model": "m"}}``; None is skipped."""
-    table: dict[str, Any] = {}
-    for key, value in flat.items():
+    from selfinstruct.config import table_from_dotted
+
+    for key in flat:
         if key not in FLAT_KEYS:
             raise ConfigError(f"{source}: unknown setting {key!r} (known: {', '.join(sorted(FLAT_KEYS))})")
-        if value is None:
-            continue
-        section, name = FLAT_KEYS[key]
-        table.setdefault(section, {})[name] = value
-    return table
+    return table_from_dotted({FLAT_KEYS[key]: value for key, value in flat.items()}, source=source)
 
 
 def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str = "<flags>") -> GenerateConfig:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -24,26 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from selfinstruct.engine.store import DONE
-from selfinstruct.errors import SelfInstructError, StorageError
+from selfinstruct.engine.store_reads import read_snapshot
+from selfinstruct.errors import SelfInstructError
 from selfinstruct.io import write_json_atomic, write_jsonl_atomic
 from selfinstruct.stages.base import Instance
-from selfinstruct.stages.prepare import ALPACA_FILENAME, PrepareConfig, prepare_finetuning
+from selfinstruct.runfiles import ALPACA, GPT3_FINETUNING_GLOB, RUN_FILES
+from selfinstruct.stages.prepare import PrepareConfig, prepare_finetuning
 
-__all__ = ["export_run", "write_finetuning", "LiveExport", "RunRows", "RUN_FILES"]
+__all__ = ["export_run", "write_finetuning", "LiveExport", "RunRows"]
 
 log = logging.getLogger(__name__)
-
-RUN_FILES = {
-    "instructions": "machine_generated_instructions.jsonl",
-    "classification": "is_clf_or_not.jsonl",
-    "instances": "machine_generated_instances.jsonl",
-    "rejects": "rejects.jsonl",
-    "stats": "stats.json",
-    "finetuning": "finetuning",
-}
 
 _KINDS = ("instruction", "clf", "instances", "reject")
 
@@ -72,11 +61,11 @@ def write_finetuning(ft_dir: Path, exports: Any) -> None:
     """Write the four fine-tuning files; a GPT-3 file from an earlier export (other row count) is removed."""
     ft_dir.mkdir(parents=True, exist_ok=True)
     for name, rows in exports.files().items():
-        if name == ALPACA_FILENAME:
+        if name == ALPACA:
             write_json_atomic(ft_dir / name, rows)
         else:
             write_jsonl_atomic(ft_dir / name, rows)
-    for old in ft_dir.glob("gpt3_finetuning_data_*.jsonl"):
+    for old in ft_dir.glob(GPT3_FINETUNING_GLOB):
         if old.name != exports.gpt3_filename:
             old.unlink(missing_ok=True)
 
@@ -130,33 +119,13 @@ def export_run(store: Any, out_dir: Path, *, seeds: list[Any], prepare: PrepareC
                            stats=stats)
 
 
-def _read_snapshot(db_path: Path, *, unless_seq: int | None = None) -> tuple[RunRows | None, int]:
-    """Every record kind from one read transaction on a private read-only connection, and the newest record seq.
-
-    With ``unless_seq`` equal to the newest seq (no record committed since), the rows are not read: None.
-    """
-    try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, isolation_level=None, timeout=30)
-    except sqlite3.Error as exc:
-        raise StorageError(f"{db_path}: {exc}") from exc
-    try:
-        conn.execute("BEGIN")  # one snapshot for all kinds: the files agree with each other
-        newest = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
-        by_kind: dict[str, list[tuple[str, Any]]] | None = None
-        models: dict[str, str] = {}
-        if newest != unless_seq:
-            models = dict(conn.execute("SELECT id, model FROM results WHERE status=? AND model IS NOT NULL",
-                                       (DONE,)).fetchall())
-            by_kind = {}
-            for kind in _KINDS:
-                rows = conn.execute("SELECT key, data FROM records WHERE kind=? ORDER BY seq", (kind,)).fetchall()
-                by_kind[kind] = [(k, orjson.loads(d)) for k, d in rows]
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise StorageError(f"{db_path}: {exc}") from exc
-    finally:
-        conn.close()
-    return (RunRows.from_records(by_kind.__getitem__, models) if by_kind is not None else None), newest
+def _read_rows(db_path: Path, *, unless_seq: int | None = None) -> tuple[RunRows | None, int | None]:
+    """The run's rows from one snapshot of the state file, and the newest record seq; (None, unless_seq) when
+    no record was committed since ``unless_seq``."""
+    snap = read_snapshot(db_path, _KINDS, unless_seq=unless_seq)
+    if snap is None:
+        return None, unless_seq
+    return RunRows.from_records(snap.records.__getitem__, snap.models), snap.newest_seq
 
 
 class LiveExport:
@@ -231,7 +200,7 @@ class LiveExport:
 
     def _export_locked(self, stats: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
-            rows, _ = _read_snapshot(self.db_path)
+            rows, _ = _read_rows(self.db_path)
             assert rows is not None  # no unless_seq: always read
             return write_run_files(rows, self.out_dir, seeds=self.seeds, prepare=self.prepare, seed=self.seed,
                                    stats=stats)
@@ -246,7 +215,7 @@ class LiveExport:
 
     def _refresh_locked(self, stats: dict[str, Any]) -> None:
         with self.lock:
-            rows, newest = _read_snapshot(self.db_path, unless_seq=self._exported_seq if self._summary else None)
+            rows, newest = _read_rows(self.db_path, unless_seq=self._exported_seq if self._summary else None)
             if rows is None:
                 write_json_atomic(self.out_dir / RUN_FILES["stats"], {**stats, "export": self._summary})
                 return

@@ -56,11 +56,11 @@ def check_run_paths(config: GenerateConfig, seed_path: Any) -> None:
 
     from selfinstruct.engine.outputs import refuse_overlaps, require_run_dir, same_file
     from selfinstruct.errors import ConfigError
-    from selfinstruct.pipeline.export import RUN_FILES
+    from selfinstruct.runfiles import FINETUNING, RUN_FILES
 
     require_run_dir(config.out_dir)
     state = config.state_path
-    outputs = {f"run file {name}": config.out_dir / name for name in RUN_FILES.values() if name != "finetuning"}
+    outputs = {f"run file {name}": config.out_dir / name for name in RUN_FILES.values() if name != FINETUNING}
     outputs.update({"state file": state, "lock file": state.with_name(state.name + ".lock")})
     refuse_overlaps(outputs, {"seed file": Path(seed_path)})
     ft = config.out_dir / RUN_FILES["finetuning"]
@@ -135,9 +135,10 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
 
 async def _import_run_files(pipeline: Any, out_dir: Any) -> None:
     from selfinstruct.io import iter_jsonl
+    from selfinstruct.runfiles import CLASSIFICATION, INSTRUCTIONS
 
-    inst_path = out_dir / "machine_generated_instructions.jsonl"
-    clf_path = out_dir / "is_clf_or_not.jsonl"
+    inst_path = out_dir / INSTRUCTIONS
+    clf_path = out_dir / CLASSIFICATION
     instructions = [str(obj["instruction"]) for _, obj in iter_jsonl(inst_path)] if inst_path.exists() else []
     labels = {str(obj["instruction"]): bool(obj["is_classification"]) for _, obj in iter_jsonl(clf_path)} \
         if clf_path.exists() else {}

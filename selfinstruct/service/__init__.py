@@ -12,7 +12,8 @@ Modules, each with one job:
     hygiene  which Host, Origin, body size and Content-Type requests may have
     app      HTTP routes and the bearer-token gate
     server   lock, serve, resume, shut down by signal
-    cli      `selfinstruct serve`
+
+`selfinstruct serve` itself is selfinstruct/cli/serve.py.
 """
 
 from selfinstruct.service.config import ServiceConfig, is_loopback_host

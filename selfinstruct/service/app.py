@@ -26,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from selfinstruct.errors import ConfigError, InputError
+from selfinstruct.runfiles import STATE
 from selfinstruct.service.backends import public_view
 from selfinstruct.service.config import DEFAULT_MAX_BODY
 from selfinstruct.service.hygiene import HostPolicy, hygiene_middleware
@@ -38,7 +39,6 @@ __all__ = ["build_app", "result_path", "BadFileName", "MANAGER"]
 MANAGER = web.AppKey("manager", JobManager)
 _REGISTRY = web.AppKey("registry", object)
 _OPEN_PATHS = frozenset({"/healthz"})
-_CHECKPOINT_PREFIX = "state.sqlite3"
 _PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -53,7 +53,7 @@ def result_path(run_dir: Path, name: str) -> Path:
     rel = Path(name)
     if not rel.parts or rel.is_absolute() or ".." in rel.parts:
         raise BadFileName(f"file must be a relative path inside the job's run directory, got {name!r}")
-    if rel.parts[0].startswith(_CHECKPOINT_PREFIX):
+    if rel.parts[0].startswith(STATE):  # the checkpoint and its -wal, -shm and .lock companions
         raise BadFileName(f"{name!r} is the job's checkpoint database, not a result file")
     root = run_dir.resolve()
     path = (root / rel).resolve()  # follows symlinks, so a link out of the directory is caught too
@@ -147,7 +147,7 @@ async def job_output(request: web.Request) -> web.StreamResponse:
     name = request.query.get("file")
     if name is None:
         files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
-                       if p.is_file() and not p.name.startswith(_CHECKPOINT_PREFIX)) if run_dir.is_dir() else []
+                       if p.is_file() and not p.name.startswith(STATE)) if run_dir.is_dir() else []
         return _json({"files": files})
     try:
         path = result_path(run_dir, name)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from selfinstruct.errors import ConfigError
-from selfinstruct.net import is_loopback_host
+from selfinstruct.net import is_loopback_host, is_loopback_url
 
-__all__ = ["ServiceConfig", "is_loopback_host", "load_service_file", "DEFAULT_MAX_BODY"]
+__all__ = ["ServiceConfig", "is_loopback_host", "is_loopback_url", "load_service_file", "DEFAULT_MAX_BODY"]
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 _FILE_KEYS = ("backends", "seeds_dir", "allowed_origins", "allowed_hosts", "max_body_bytes")

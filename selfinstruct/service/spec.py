@@ -22,13 +22,13 @@ from typing import Any
 import orjson
 
 from selfinstruct.errors import ConfigError, InputError
+from selfinstruct.runfiles import SEEDS
 from selfinstruct.service.backends import BackendConfig
 
-__all__ = ["validate_spec", "config_for_job", "seed_path_for_job", "seed_file", "KINDS", "INLINE_SEEDS_FILE"]
+__all__ = ["validate_spec", "config_for_job", "seed_path_for_job", "seed_file", "KINDS"]
 
 KINDS = ("generate",)
 SOURCE = "job spec"
-INLINE_SEEDS_FILE = "seed_tasks.jsonl"
 
 _INTS = ("num_instructions", "max_attempts", "seed", "stall_limit", "num_prompt_instructions",
          "num_machine_instructions", "max_instances_per_task")
@@ -168,7 +168,7 @@ def seed_path_for_job(spec: dict[str, Any], run_dir: Path, seeds_dir: Path | Non
         return None
     if isinstance(value, str):
         return seed_file(value, seeds_dir)
-    path = run_dir / INLINE_SEEDS_FILE
+    path = run_dir / SEEDS
     tmp = path.with_name(path.name + ".tmp")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)

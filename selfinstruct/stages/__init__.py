@@ -1,14 +1,20 @@
 """The Self-Instruct stages as pure logic: prompt building, answer parsing, filters, seeds and exports.
 
 No asyncio, no HTTP, no SQLite here.  Each stage builds a ``Prompt`` for an
-endpoint ("chat" or "completions") and parses ``(text, finish_reason)``; the
-pipeline wraps prompts into requests and decides what to do with the results.
+endpoint ("chat" or "completions") and parses ``(text, finish_reason)``.  The
+``Stage`` protocol (``stages.protocol``) puts both behind one shape: a request
+per item (``ask``) and an ``Outcome`` per answer (records and rejects); the
+pipeline's scheduler sends the requests and commits each answer with its outcome.
 
     seeds         load_seed_tasks, default_seed_path              data/seed_tasks.jsonl
-    instructions  InstructionPromptBuilder, parse_instruction_list  stage 1  (Table 5)
+    protocol      Stage, Ask, Answer, Outcome, Record, Reject, RunState
+    instructions  InstructionPromptBuilder, parse_instruction_list, stage 1  (Table 5)
+                  InstructionStage
     filters       InstructionFilter                                stage 1b (reason codes)
-    classify      build_classification_prompt, parse_classification stage 2 (Table 6)
-    instances     build_instance_prompt, process_instances          stage 3 (Tables 7, 8)
+    classify      build_classification_prompt, parse_classification, stage 2 (Table 6)
+                  ClassifyStage
+    instances     build_instance_prompt, process_instances,         stage 3 (Tables 7, 8)
+                  InstancesStage
     prepare       prepare_finetuning, is_valid_training_row         stage 4  (exports)
 """
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from selfinstruct.stages.base import Prompt, chat_messages, check_endpoint
+from selfinstruct.stages.protocol import Answer, Ask, Outcome, Record, Reject, RunState, instruction_key
 from selfinstruct.stages.templates import (
     CLASSIFICATION_HEADER,
     CLASSIFICATION_QUESTION,
@@ -20,7 +21,7 @@ from selfinstruct.stages.templates import (
 )
 
 __all__ = ["CLASSIFICATION_PARAMS", "classification_params", "build_classification_prompt",
-           "parse_classification"]
+           "parse_classification", "ClassifyStage"]
 
 # Greedy and three tokens long: the answer is one word.  "Task" stops a model
 # that would go on to invent the next few-shot block.
@@ -79,3 +80,56 @@ def parse_classification(text: str | None, finish_reason: str | None = None) -> 
     if not m:
         return None
     return m.group(1).lower() == "yes"
+
+
+class ClassifyStage:
+    """Stage 2 as a ``Stage``: the item is an instruction. ``assume_classification`` (classification-only
+    mode) labels every instruction a classification task without asking."""
+
+    name = "classify"
+    progress = "classified"
+
+    def __init__(self, state: RunState, *, endpoint: str, assume_classification: bool = False) -> None:
+        self.state = state
+        self.endpoint = check_endpoint(endpoint)
+        self.assume_classification = assume_classification
+
+    def ask(self, instruction: str) -> Ask | None:
+        if self.assume_classification:
+            return None
+        return Ask(f"clf-{instruction_key(instruction)}",
+                   build_classification_prompt(instruction, endpoint=self.endpoint), {"stage": "classify"})
+
+    def answer(self, instruction: str, answer: Answer | None) -> Outcome:
+        out = Outcome(advances=[instruction])
+        if answer is None:
+            label, raw = True, None
+        else:
+            raw = answer.text
+            label = parse_classification(raw, answer.finish_reason)
+            if label is None:
+                # The original treats anything but "yes" as No; we do the same and record it.
+                out.rejects.append(Reject("classify", "unparseable_answer", instruction, {"answer": raw[:200]}))
+                out.reject_key = f"{answer.id}-answer"
+                label = False
+        self.state.labels[instruction] = label
+        if label:
+            self.state.pool_clf.append(instruction)
+        out.records.append(self.imported(instruction, label, raw))
+        return out
+
+    def failed(self, instruction: str, ask: Ask, error: str) -> Outcome:
+        return Outcome(rejects=[Reject("classify", "request_failed", instruction, {"error": error})],
+                       reject_key=ask.id)
+
+    def done(self, instruction: str) -> bool:
+        return instruction in self.state.labels
+
+    def count(self) -> int:
+        return len(self.state.labels)
+
+    @staticmethod
+    def imported(instruction: str, label: bool, raw: str | None = None) -> Record:
+        """The label record (``raw`` is the model's answer; None when the label came from elsewhere)."""
+        return Record("clf", instruction_key(instruction),
+                      {"instruction": instruction, "is_classification": label, "raw_answer": raw})

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from selfinstruct.stages import _markup
 from selfinstruct.stages.base import Instance, Prompt, chat_messages, check_endpoint
+from selfinstruct.stages.protocol import Answer, Ask, Outcome, Record, Reject, RunState, instruction_key
 from selfinstruct.stages.templates import (
     INPUT_FIRST_HEADER,
     OUTPUT_FIRST_HEADER,
@@ -40,7 +41,6 @@ from selfinstruct.stages.templates import (
 )
 
 __all__ = [
-    "INSTANCE_REJECT_REASONS",
     "instance_params",
     "build_instance_prompt",
     "parse_input_first",
@@ -50,11 +50,8 @@ __all__ = [
     "InstanceFilterResult",
     "filter_instances",
     "process_instances",
+    "InstancesStage",
 ]
-
-INSTANCE_REJECT_REASONS = ("input_equals_output", "empty_output", "ends_with_colon", "duplicate",
-                           "conflicting_outputs", "no_instances")
-
 
 def instance_params(endpoint: str, *, is_classification: bool, max_instances: int = 5) -> dict:
     """The original generate_instances.py request (fresh dict): greedy, presence penalty 1.5,
@@ -236,3 +233,52 @@ def process_instances(text: str | None, finish_reason: str | None = None, *,
                       is_classification: bool) -> InstanceFilterResult:
     """Parse an answer and filter its instances in one call."""
     return filter_instances(parse_instances(text, finish_reason, is_classification=is_classification))
+
+
+# ---------------------------------------------------------------- the stage
+
+class InstancesStage:
+    """Stage 3 as a ``Stage``: the item is a labelled instruction; its label picks the prompt format."""
+
+    name = "instances"
+    progress = "instances"
+
+    def __init__(self, state: RunState, *, endpoint: str, max_instances: int = 5) -> None:
+        self.state = state
+        self.endpoint = check_endpoint(endpoint)
+        self.max_instances = max_instances
+
+    def ask(self, instruction: str) -> Ask:
+        prompt = build_instance_prompt(instruction, is_classification=self.state.labels.get(instruction, False),
+                                       endpoint=self.endpoint, max_instances=self.max_instances)
+        return Ask(f"inst-{instruction_key(instruction)}", prompt, {"stage": "instances"})
+
+    def answer(self, instruction: str, answer: Answer | None) -> Outcome:
+        assert answer is not None  # this stage always asks
+        is_clf = self.state.labels.get(instruction, False)
+        result = process_instances(answer.text, answer.finish_reason, is_classification=is_clf)
+        record = {
+            "instruction": instruction,
+            "is_classification": is_clf,
+            "raw_instances": answer.text,
+            "instance_metadata": {"request_id": answer.id, "finish_reason": answer.finish_reason,
+                                  "usage": answer.usage},
+            "instances": [{"input": i.input, "output": i.output} for i in result.kept],
+        }
+        rejects = [Reject("instance", reason, f"{inst.input}\n=> {inst.output}"[:2000], {"instruction": instruction})
+                   for inst, reason in result.rejected]
+        if result.task_reason:
+            rejects.append(Reject("instances", result.task_reason, instruction))
+        self.state.with_instances.add(instruction)
+        return Outcome(records=[Record("instances", instruction_key(instruction), record)], rejects=rejects,
+                       reject_key=answer.id, advances=[instruction])
+
+    def failed(self, instruction: str, ask: Ask, error: str) -> Outcome:
+        return Outcome(rejects=[Reject("instances", "request_failed", instruction, {"error": error})],
+                       reject_key=ask.id)
+
+    def done(self, instruction: str) -> bool:
+        return instruction in self.state.with_instances
+
+    def count(self) -> int:
+        return len(self.state.with_instances)

@@ -18,10 +18,13 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from selfinstruct.errors import ConfigError
 from selfinstruct.stages import _markup
 from selfinstruct.stages.base import Prompt, chat_messages, check_endpoint, collapse_ws
+from selfinstruct.stages.filters import InstructionFilter
+from selfinstruct.stages.protocol import Answer, Ask, Outcome, Record, Reject, RunState, instruction_key
 from selfinstruct.stages.seeds import SeedTask
 from selfinstruct.stages.templates import CLF_INSTRUCTION_HEADER, INSTRUCTION_HEADER, chat_instruction
 
@@ -34,6 +37,7 @@ __all__ = [
     "InstructionParse",
     "parse_instruction_list",
     "normalize_instruction",
+    "InstructionStage",
 ]
 
 # The original's request: creative sampling, a strong presence penalty against
@@ -263,3 +267,94 @@ def parse_instruction_list(text: str | None, *, first_number: int | None = None,
         seen.add(item)
         out.append(item)
     return InstructionParse(out, dropped_for_length=False, discarded=discarded)
+
+
+# ---------------------------------------------------------------- the stage
+
+class InstructionStage:
+    """Stage 1 as a ``Stage``: the item is the request's index. Its prompt samples the live pool; its
+    answer's instructions are filtered and checked against the near-duplicate index in order, and the
+    ones kept join the pool at once, so the next answer is checked against them too.
+
+    ``dedup`` is a near-duplicate filter (``selfinstruct.dedup``): ``check_and_add(text)`` decides and
+    remembers. Instructions beyond ``target`` are dropped unexamined (the run has what it asked for).
+    """
+
+    name = "generate"
+    prefix = "gen-"   # of every request id of this stage
+
+    def __init__(self, state: RunState, builder: InstructionPromptBuilder, instruction_filter: InstructionFilter,
+                 dedup: Any, *, target: int, seed: int) -> None:
+        self.state = state
+        self.builder = builder
+        self.filter = instruction_filter
+        self.dedup = dedup
+        self.target = target
+        self.seed = seed
+
+    @classmethod
+    def request_id(cls, index: int) -> str:
+        return f"{cls.prefix}{index:06d}"
+
+    @classmethod
+    def index(cls, request_id: str) -> int:
+        return int(request_id[len(cls.prefix):])
+
+    def ask(self, index: int) -> Ask:
+        rng = random.Random(f"{self.seed}:{index}")
+        state = self.state
+        machine = state.pool_clf if self.builder.config.classification_only else state.pool
+        prompt = self.builder.build(rng, machine)
+        first_number = None
+        if prompt.endpoint == "completions":
+            first_number = self.builder.config.num_prompt_instructions + 1
+        return Ask(self.request_id(index), prompt, {"stage": "generate", "first_number": first_number})
+
+    def answer(self, index: int, answer: Answer | None) -> Outcome:
+        assert answer is not None  # this stage always asks
+        rid = answer.id
+        parse = parse_instruction_list(answer.text, first_number=answer.meta.get("first_number"),
+                                       finish_reason=answer.finish_reason)
+        out = Outcome(reject_key=rid)
+        if parse.dropped_for_length:
+            out.rejects.append(Reject("generate", "finish_reason_length", answer.text[:2000], {"request_id": rid}))
+        pool = self.state.pool
+        for text in parse.instructions:
+            if len(pool) >= self.target:
+                break  # the run has what it asked for; the rest of this answer is surplus
+            verdict = self.filter.check(text)
+            if not verdict.ok:
+                out.rejects.append(Reject("instruction", verdict.reason or "filtered", text, {"request_id": rid}))
+                continue
+            decision = self.dedup.check_and_add(text)
+            if not decision.keep:
+                out.rejects.append(Reject("instruction", "rouge_l_similar", text, {
+                    "request_id": rid, "max_rouge_l": round(decision.max_score, 4),
+                    "most_similar": dict(list(decision.most_similar.items())[:3])}))
+                continue
+            pool.append(text)
+            out.advances.append(text)
+            out.records.append(Record("instruction", instruction_key(text), {
+                "instruction": text,
+                "most_similar": decision.most_similar,
+                "avg_similarity_score": decision.avg_similarity_estimate,
+                "avg_similarity_is_estimate": True,
+                "metadata": {"request_id": rid, "finish_reason": answer.finish_reason,
+                             "max_rouge_l": round(decision.max_score, 4)},
+                "request_idx": index,
+            }))
+        # The mark says this answer was processed: a restart re-processes only unmarked answers.
+        out.records.append(Record("processed", rid, {"accepted": len(out.advances)}))
+        return out
+
+    def failed(self, index: int, ask: Ask, error: str) -> Outcome:
+        return Outcome(records=[Record("processed", ask.id, {"accepted": 0})],
+                       rejects=[Reject("generate", "request_failed", "", {"request_id": ask.id, "error": error})],
+                       reject_key=ask.id)
+
+    @staticmethod
+    def imported(text: str) -> Record:
+        """The record of an instruction produced elsewhere (``--import-run-files``), taken as accepted."""
+        return Record("instruction", instruction_key(text), {
+            "instruction": text, "most_similar": {}, "avg_similarity_score": None,
+            "avg_similarity_is_estimate": True, "metadata": {"imported": True}, "request_idx": -1})

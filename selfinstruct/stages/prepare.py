@@ -24,6 +24,7 @@ from typing import Any
 
 from selfinstruct.errors import ConfigError
 from selfinstruct.formats import to_messages
+from selfinstruct.runfiles import ALL_GENERATED, ALPACA, MESSAGES, gpt3_finetuning
 from selfinstruct.stages.base import Instance
 from selfinstruct.stages.instances import check_instance
 from selfinstruct.stages.seeds import SeedTask
@@ -38,19 +39,11 @@ __all__ = [
     "seed_examples",
     "all_generated_rows",
     "gpt3_finetuning_rows",
-    "gpt3_finetuning_filename",
     "alpaca_records",
     "messages_rows",
     "is_valid_training_row",
     "prepare_finetuning",
-    "ALL_GENERATED_FILENAME",
-    "ALPACA_FILENAME",
-    "MESSAGES_FILENAME",
 ]
-
-ALL_GENERATED_FILENAME = "all_generated_instances.jsonl"
-ALPACA_FILENAME = "alpaca.json"
-MESSAGES_FILENAME = "messages.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +132,6 @@ def gpt3_finetuning_rows(examples: Iterable[TrainingExample], *, rng: random.Ran
     return rows
 
 
-def gpt3_finetuning_filename(n_rows: int) -> str:
-    return f"gpt3_finetuning_data_{n_rows}.jsonl"
-
-
 def alpaca_records(examples: Iterable[TrainingExample]) -> list[dict[str, str]]:
     return [e.as_row() for e in examples]
 
@@ -184,15 +173,15 @@ class FinetuneExports:
 
     @property
     def gpt3_filename(self) -> str:
-        return gpt3_finetuning_filename(len(self.gpt3))
+        return gpt3_finetuning(len(self.gpt3))
 
     def files(self) -> dict[str, list]:
         """Run-dir file name -> rows (alpaca.json is one JSON list, the others are JSONL)."""
         return {
-            ALL_GENERATED_FILENAME: self.all_generated,
+            ALL_GENERATED: self.all_generated,
             self.gpt3_filename: self.gpt3,
-            ALPACA_FILENAME: self.alpaca,
-            MESSAGES_FILENAME: self.messages,
+            ALPACA: self.alpaca,
+            MESSAGES: self.messages,
         }
 
 

@@ -12,13 +12,12 @@ Pure: no torch, no I/O beyond reading the TOML file.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selfinstruct.config import MAX_SEED, check_range, check_value
+from selfinstruct.config import MAX_SEED, check_range, check_value, load_toml, merge, table_from_dotted
 from selfinstruct.errors import ConfigError
 
 __all__ = [
@@ -191,33 +190,21 @@ def _checked(value: Any, hint: Any, source: str, name: str) -> Any:
 def load_train_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """TOML file (optional) + dotted overrides such as {"training.max_steps": 50} -> TrainConfig.
 
-    Overrides whose value is None are ignored, so argparse defaults can be
+    Overrides whose value is None are ignored, so unset command-line flags can be
     passed straight through. A missing ``data.path`` is an error here, because
     nothing can be trained without data.
     """
-    raw: dict[str, Any] = {}
     source = str(path) if path is not None else "<defaults>"
-    if path is not None:
-        p = Path(path)
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{p}: config file not found") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
+    raw = load_toml(path)
     for section, value in raw.items():
         if section not in _SECTIONS:
             raise ConfigError(f"{source}: unknown table [{section}] (known: {', '.join(_SECTIONS)})")
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: {section!r} must be a table, got {type(value).__name__}")
-    merged = {name: dict(raw.get(name, {})) for name in _SECTIONS}
-    for dotted, value in (overrides or {}).items():
-        if value is None:
-            continue
-        section, _, key = dotted.partition(".")
-        if section not in _SECTIONS:  # pragma: no cover - a programming error in the CLI table
-            raise ConfigError(f"unknown override {dotted!r}")
-        merged[section][key] = value
+    flags = table_from_dotted(overrides or {})
+    if set(flags) - set(_SECTIONS):  # pragma: no cover - a programming error in the CLI's flag table
+        raise ConfigError(f"unknown override section(s) {sorted(set(flags) - set(_SECTIONS))}")
+    merged = merge({name: {} for name in _SECTIONS}, merge(raw, flags))
     built = {name: _build_section(cls, merged[name], source, name) for name, cls in _SECTIONS.items()}
     config = TrainConfig(**built)
     if not config.data.path:

@@ -30,6 +30,7 @@ from typing import Any
 from selfinstruct.errors import InputError
 from selfinstruct.formats import to_messages
 from selfinstruct.io import read_json_records
+from selfinstruct.runfiles import ALL_GENERATED, FINETUNING, MESSAGES, RunDir
 
 __all__ = ["Conversation", "record_to_conversation", "read_conversations", "resolve_data_file", "split_conversations"]
 
@@ -107,17 +108,18 @@ def resolve_data_file(path: str | Path) -> Path:
     """A file as given, or the fine-tuning file inside a generate run directory."""
     p = Path(path)
     if p.is_dir():
+        run = RunDir(p)
         for candidate in (
-            p / "finetuning" / "messages.jsonl",
-            p / "finetuning" / "all_generated_instances.jsonl",
-            p / "messages.jsonl",
-            p / "all_generated_instances.jsonl",
+            run.messages,
+            run.all_generated,
+            p / MESSAGES,
+            p / ALL_GENERATED,
         ):
             if candidate.is_file():
                 return candidate
         raise InputError(
-            "directory holds no training data: expected finetuning/messages.jsonl or "
-            "finetuning/all_generated_instances.jsonl (a generate run directory)",
+            f"directory holds no training data: expected {FINETUNING}/{MESSAGES} or "
+            f"{FINETUNING}/{ALL_GENERATED} (a generate run directory)",
             path=str(p),
         )
     if not p.exists():

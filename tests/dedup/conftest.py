@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from selfinstruct.dedup.synthetic import instruction_stream, mutate
+from benchmarks.synthetic import instruction_stream, mutate
 
 ROOT = Path(__file__).resolve().parents[2]
 

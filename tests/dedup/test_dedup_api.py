@@ -51,7 +51,7 @@ def test_bad_config_is_a_config_error_naming_the_key(kwargs, word):
 
 
 def test_importing_the_command_module_stays_light():
-    code = ("import sys, selfinstruct.dedup.cli, selfinstruct.dedup; "
+    code = ("import sys, selfinstruct.cli.dedup, selfinstruct.dedup; "
             "print(sorted(m for m in ('numpy', 'rapidfuzz', 'datasketch', 'xxhash') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -46,7 +46,7 @@ def test_recall_of_pairs_above_threshold_is_one(corpora, name):
         pool = exact._pool
         seq = exact._vocab.encode(text)
         if seq and len(pool):
-            from selfinstruct.dedup.rouge import f_measure_many, lcs_many
+            from selfinstruct.rouge import f_measure_many, lcs_many
 
             scores = f_measure_many(lcs_many(seq, pool.seqs), len(seq), pool.lens)
             above = set(np.flatnonzero(scores > 0.7).tolist())

@@ -12,7 +12,7 @@ from selfinstruct.dedup import DedupConfig
 from selfinstruct.dedup.config import band_miss_probability, jaccard_floor
 from selfinstruct.dedup.index import PackedBandIndex
 from selfinstruct.dedup.lsh import MinHasher, band_keys, feature_hash, features
-from selfinstruct.dedup.rouge import Vocabulary
+from selfinstruct.rouge import Vocabulary
 
 
 def test_features_are_occurrence_numbered():

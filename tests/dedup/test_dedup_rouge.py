@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 from rouge_score import tokenize as rs_tokenize
 
-from selfinstruct.dedup.rouge import Vocabulary, f_measure, f_measure_many, lcs_many, rouge_l_f, tokenize
-from selfinstruct.dedup.synthetic import mutate
+from selfinstruct.rouge import Vocabulary, f_measure, f_measure_many, lcs_many, rouge_l_f, tokenize
+from benchmarks.synthetic import mutate
 
 from .conftest import EDGE_TEXTS
 

@@ -18,7 +18,7 @@ from selfinstruct.dedup.banding import (
     band_miss_probability,
     plan_banding,
 )
-from selfinstruct.dedup.rouge import f_measure_many, lcs_many, tokenize
+from selfinstruct.rouge import f_measure_many, lcs_many, tokenize
 from selfinstruct.errors import ConfigError
 
 pytestmark = pytest.mark.timeout(120)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.engine.conftest import cli, read_output, write_requests
+from tests.engine.conftest import cli, read_output, wait_for_lines, write_requests
 
 
 def _closed_port() -> int:
@@ -23,15 +23,6 @@ def _closed_port() -> int:
     s.close()
     return port
 
-
-def _wait_for_rows(path, n, proc, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().count("\n") >= n:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never reached {n} lines")
 
 
 @pytest.mark.timeout(120)
@@ -80,7 +71,7 @@ def test_an_outage_mid_run_is_waited_out_with_few_calls_and_no_failed_request(si
     # 10 requests per second: the run takes ~9 s of sending, so a 20 s outage lands in the middle.
     proc = cli("complete", str(inp), "--out", str(out), "--api-base", server.url, "--model", "sim",
                "--rpm", "600", "--max-concurrency", "8", "--max-attempts", "3")
-    _wait_for_rows(out, 20, proc)
+    wait_for_lines(out, 20, proc)
     server.outage(20)
     outage_started = time.monotonic()
     time.sleep(20)
@@ -106,7 +97,7 @@ def test_an_outage_longer_than_max_outage_exits_3_and_a_rerun_resumes(sim, tmp_p
     args = ("complete", str(inp), "--out", str(out), "--api-base", server.url, "--model", "sim",
             "--rpm", "600", "--max-concurrency", "4", "--max-outage", "3")
     proc = cli(*args)
-    _wait_for_rows(out, 10, proc)
+    wait_for_lines(out, 10, proc)
     server.outage(600)
     started = time.monotonic()
     _, err = proc.communicate(timeout=60)
@@ -129,7 +120,7 @@ def test_an_outage_longer_than_max_outage_exits_3_and_a_rerun_resumes(sim, tmp_p
 
 def test_max_outage_comes_from_the_flag_or_the_retry_table(tmp_path):
     from selfinstruct.cli import build_parser
-    from selfinstruct.commands.generate import config_from_args
+    from selfinstruct.cli.generate import config_from_args
     from selfinstruct.config import build
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.errors import ConfigError

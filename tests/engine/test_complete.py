@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.engine.conftest import cli, read_output, write_requests
+from tests.engine.conftest import cli, read_output, wait_for_lines, write_requests
 
 
 def run_cli(*args, env=None, timeout=120):
@@ -163,15 +163,6 @@ def test_exhausted_attempts_go_to_failed_file_with_exit_3(sim, tmp_path):
     assert server.stats(with_ids=False)["requests"] == 6
 
 
-def _wait_for_lines(path, n, proc, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().count("\n") >= n:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never reached {n} lines")
-
 
 def test_two_sigkills_then_restart_is_exactly_once(sim, tmp_path):
     server = sim(latency_ms=30)
@@ -182,7 +173,7 @@ def test_two_sigkills_then_restart_is_exactly_once(sim, tmp_path):
             "--max-concurrency", "16")
     for target in (100, 300):
         proc = cli(*args)
-        _wait_for_lines(out, target, proc)
+        wait_for_lines(out, target, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     code, _, err = run_cli(*args)
@@ -209,7 +200,7 @@ def test_sigint_drains_and_exits_resumable(sim, tmp_path):
     args = ("complete", str(inp), "--out", str(out), "--api-base", server.url, "--model", "sim",
             "--max-concurrency", "8")
     proc = cli(*args)
-    _wait_for_lines(out, 20, proc)
+    wait_for_lines(out, 20, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -8,10 +8,10 @@ import pytest
 from conftest import RUN_INSTRUCTIONS, read_jsonl
 from rouge_score import rouge_scorer
 
+from selfinstruct.analyze.run import DEFAULT_SEED_TASKS, AnalyzeConfig, analyze_run
+from selfinstruct.analyze.stats import is_classification_label, leading_word
 from selfinstruct.cli import main
 from selfinstruct.errors import InputError
-from selfinstruct.evaluate.analyze import is_classification_label, leading_word
-from selfinstruct.evaluate.analyze_run import DEFAULT_SEED_TASKS, AnalyzeConfig, analyze_run
 
 
 @pytest.mark.parametrize(("text", "word"), [

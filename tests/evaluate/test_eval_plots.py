@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from selfinstruct.evaluate.analyze_plots import integer_bin_edges, lengths_figure
-from selfinstruct.evaluate.plots import pyplot
+from selfinstruct.analyze.plots import integer_bin_edges, lengths_figure
+from selfinstruct.plotting import pyplot
 
 
 @pytest.mark.parametrize("values, top, first, width, bins", [

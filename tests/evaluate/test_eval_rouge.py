@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO_ROOT
 from rouge_score import rouge_scorer
 
-from selfinstruct.evaluate.rouge import max_rouge_l, rouge_l_pairs
+from selfinstruct.rouge import max_rouge_l, rouge_l_pairs
 
 CASES = [
     ("", "anything"),

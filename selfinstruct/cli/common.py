@@ -1,5 +1,5 @@
 """Flags shared by the commands that talk to an endpoint, the value types of every numeric flag,
-and the one place an API key is read.
+and the one place keys, tokens and other environment variables are read.
 
 Every numeric flag of every command parses with ``int_flag`` or ``float_flag``: a
 value that is not a number, NaN, infinity or out of range stops argparse with exit
@@ -16,8 +16,9 @@ import argparse
 import math
 import os
 from collections.abc import Callable
-from typing import Any
 
+from selfinstruct.cli import sections
+from selfinstruct.cli.flags import ConfigFlag, add_config_flags
 from selfinstruct.config import (
     INT64_MAX,
     MAX_ATTEMPTS,
@@ -30,9 +31,10 @@ from selfinstruct.config import (
     MAX_TPM,
     describe_range,
 )
+from selfinstruct.errors import ConfigError
 
-__all__ = ["add_endpoint_arguments", "add_limit_arguments", "endpoint_overrides", "limit_overrides",
-           "retry_overrides", "read_api_key", "int_flag", "float_flag",
+__all__ = ["add_endpoint_arguments", "add_limit_arguments", "endpoint_flags", "LIMIT_FLAGS", "read_api_key",
+           "read_secret", "hub_offline", "int_flag", "float_flag",
            "RPM", "TPM", "CONCURRENCY", "TIMEOUT", "ATTEMPTS", "SECONDS", "INTERVAL", "COUNT", "SEED"]
 
 
@@ -98,40 +100,38 @@ COUNT = int_flag(1, MAX_COUNT)
 SEED = int_flag(0, MAX_SEED)
 
 
-def add_endpoint_arguments(parser: argparse.ArgumentParser, *, required: bool = True,
-                           default_endpoint: str | None = None) -> None:
-    g = parser.add_argument_group("endpoint")
-    g.add_argument("--api-base", required=required, default=None,
-                   help="OpenAI-compatible base URL ending in /v1 (e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1)")
-    g.add_argument("--model", required=required, default=None, help="model name sent with every request")
-    g.add_argument("--endpoint", choices=["chat", "completions"], default=default_endpoint,
-                   help="API flavour: /v1/chat/completions or /v1/completions")
-    g.add_argument("--api-key-env", default=None, metavar="VAR",
-                   help="environment variable holding the API key (default OPENAI_API_KEY); optional for loopback")
+def endpoint_flags(*, required: bool = False, endpoint_note: str = "") -> list[ConfigFlag]:
+    return [
+        ConfigFlag("--api-base", "endpoint.api_base", sections.endpoint, required=required,
+                   note="e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1"),
+        ConfigFlag("--model", "endpoint.model", sections.endpoint, required=required),
+        ConfigFlag("--endpoint", "endpoint.endpoint", sections.endpoint, choices=("chat", "completions"),
+                   note=endpoint_note, show_default=not endpoint_note),
+        ConfigFlag("--api-key-env", "endpoint.api_key_env", sections.key_source, metavar="VAR",
+                   note="optional for a loopback endpoint"),
+    ]
 
 
-def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("limits and retries")
-    g.add_argument("--rpm", type=RPM, default=None, help="requests per minute allowed by the endpoint")
-    g.add_argument("--tpm", type=TPM, default=None, help="tokens per minute allowed by the endpoint")
-    g.add_argument("--max-concurrency", type=CONCURRENCY, default=None, help="cap on requests in flight (default 64)")
-    g.add_argument("--timeout", type=TIMEOUT, default=None, help="per-request timeout in seconds (default 60)")
-    g.add_argument("--max-attempts", type=ATTEMPTS, default=None, help="attempts per request (default 8)")
-    g.add_argument("--max-outage", type=TIMEOUT, default=None, metavar="SECONDS",
-                   help="stop (exit 3, resumable) once the endpoint has been down this long (default 600)")
+LIMIT_FLAGS = [
+    ConfigFlag("--rpm", "limits.rpm", sections.limits, type=RPM),
+    ConfigFlag("--tpm", "limits.tpm", sections.limits, type=TPM),
+    ConfigFlag("--max-concurrency", "limits.max_concurrency", sections.limits, type=CONCURRENCY),
+    ConfigFlag("--timeout", "retry.timeout", sections.retry, type=TIMEOUT),
+    ConfigFlag("--max-attempts", "retry.max_attempts", sections.retry, type=ATTEMPTS),
+    ConfigFlag("--max-outage", "retry.max_outage", sections.retry, type=TIMEOUT, metavar="SECONDS"),
+]
 
 
-def endpoint_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"api_base": args.api_base, "model": args.model, "endpoint": args.endpoint,
-            "api_key_env": args.api_key_env}
+def add_endpoint_arguments(parser: argparse.ArgumentParser, *, required: bool = False,
+                           endpoint_note: str = "") -> list[ConfigFlag]:
+    flags = endpoint_flags(required=required, endpoint_note=endpoint_note)
+    add_config_flags(parser.add_argument_group("endpoint"), flags)
+    return flags
 
 
-def limit_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"rpm": args.rpm, "tpm": args.tpm, "max_concurrency": args.max_concurrency}
-
-
-def retry_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"timeout": args.timeout, "max_attempts": args.max_attempts, "max_outage": args.max_outage}
+def add_limit_arguments(parser: argparse.ArgumentParser) -> list[ConfigFlag]:
+    add_config_flags(parser.add_argument_group("limits and retries"), LIMIT_FLAGS)
+    return LIMIT_FLAGS
 
 
 def read_api_key(env_name: str, api_base: str) -> str | None:
@@ -139,3 +139,20 @@ def read_api_key(env_name: str, api_base: str) -> str | None:
     from selfinstruct.net import resolve_api_key
 
     return resolve_api_key(env_name, api_base, os.environ)
+
+
+def read_secret(env_name: str | None, flag: str) -> str | None:
+    """A token or key named by ``flag`` (``--token-env``): None when the flag is not given, else it must be set."""
+    if env_name is None:
+        return None
+    if not env_name.replace("_", "").isalnum():
+        raise ConfigError(f"{flag} must be an environment variable name, got {env_name!r}")
+    value = os.environ.get(env_name, "")
+    if not value:
+        raise ConfigError(f"environment variable {env_name} (named by {flag}) is not set or empty")
+    return value
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub is switched off (HF_HUB_OFFLINE), so models load from local files only."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from selfinstruct.analyze.stats import RunRecords, is_classification_label, summarize_run, word_count
 from selfinstruct.errors import InputError
-from selfinstruct.evaluate.analyze import RunRecords, is_classification_label, summarize_run, word_count
-from selfinstruct.evaluate.tasks import REPO_ROOT, require_eval_extra
+from selfinstruct.extras import require_extra
 from selfinstruct.io import iter_jsonl, write_json_atomic
+from selfinstruct.runfiles import INSTRUCTIONS, RunDir
+from selfinstruct.stages.seeds import default_seed_path
 
 __all__ = ["AnalyzeConfig", "load_run", "analyze_run", "DEFAULT_SEED_TASKS"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEED_TASKS = REPO_ROOT / "data" / "seed_tasks.jsonl"
-
-INSTRUCTIONS_FILE = "machine_generated_instructions.jsonl"
+DEFAULT_SEED_TASKS = default_seed_path()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,21 +52,22 @@ def _optional(path: Path) -> bool:
 
 def load_run(run_dir: Path) -> RunRecords:
     """The records an analysis needs; InputError if the instructions file is missing or malformed."""
-    instr_path = run_dir / INSTRUCTIONS_FILE
+    run = RunDir(run_dir)
+    instr_path = run.instructions
     if not run_dir.is_dir():
         raise InputError("run directory not found", path=str(run_dir))
     if not instr_path.is_file():
-        raise InputError(f"not a generation run: {INSTRUCTIONS_FILE} is missing", path=str(run_dir))
+        raise InputError(f"not a generation run: {INSTRUCTIONS} is missing", path=str(run_dir))
     instructions = [_str_field(rec, "instruction", instr_path, line) for line, rec in iter_jsonl(instr_path)]
 
     classification: list[bool | None] = []
-    clf_path = run_dir / "is_clf_or_not.jsonl"
+    clf_path = run.classification
     if _optional(clf_path):
         classification = [is_classification_label(rec.get("is_classification")) for _, rec in iter_jsonl(clf_path)]
 
     instances: list[tuple[str, str, str]] = []
-    flat = run_dir / "finetuning" / "all_generated_instances.jsonl"
-    nested = run_dir / "machine_generated_instances.jsonl"
+    flat = run.all_generated
+    nested = run.instances
     if flat.is_file():
         for line, rec in iter_jsonl(flat):
             instances.append((_str_field(rec, "instruction", flat, line), str(rec.get("input") or ""),
@@ -81,12 +82,12 @@ def load_run(run_dir: Path) -> RunRecords:
                           for i in items if isinstance(i, dict)]
 
     rejects: list[tuple[str, str]] = []
-    rej_path = run_dir / "rejects.jsonl"
+    rej_path = run.rejects
     if _optional(rej_path):
         rejects = [(str(rec.get("stage", "?")), str(rec.get("reason", "?"))) for _, rec in iter_jsonl(rej_path)]
 
     stats = None
-    stats_path = run_dir / "stats.json"
+    stats_path = run.stats
     if _optional(stats_path):
         try:
             stats = json.loads(stats_path.read_text(encoding="utf-8"))
@@ -106,10 +107,10 @@ def analyze_run(cfg: AnalyzeConfig) -> dict[str, Any]:
 
     import numpy as np
 
-    from selfinstruct.evaluate.rouge import max_rouge_l
+    from selfinstruct.rouge import max_rouge_l
 
     rec = load_run(cfg.run_dir)
-    require_eval_extra("rapidfuzz", "rouge_score", *(("matplotlib",) if cfg.plots else ()))
+    require_extra("eval", "rapidfuzz", "rouge_score", *(("matplotlib",) if cfg.plots else ()))
     if cfg.seed_tasks is not None and rec.instructions:
         seeds = _seed_instructions(cfg.seed_tasks)
         best, _ = max_rouge_l(rec.instructions, seeds, use_stemmer=False, workers=cfg.workers)
@@ -118,7 +119,7 @@ def analyze_run(cfg: AnalyzeConfig) -> dict[str, Any]:
     summary["run_dir"] = str(cfg.run_dir)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.plots:
-        from selfinstruct.evaluate.analyze_plots import write_run_plots
+        from selfinstruct.analyze.plots import write_run_plots
 
         summary["figures"] = [Path(p).name for p in write_run_plots(
             cfg.out_dir,

@@ -10,6 +10,7 @@ order and values).  Rejected records go to ``--rejects`` with an added
 ``_dedup: {reason, max_score, most_similar}``.  The summary on stderr (and
 ``--stats``) says how the threshold was served (LSH banding or exact) and how
 many texts had no token ROUGE-L can compare.  Standard library only at import time.
+The filter's own settings are ``ConfigFlag`` rows on ``dedup.*`` keys of ``DedupConfig``.
 """
 
 from __future__ import annotations
@@ -20,31 +21,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-from selfinstruct.commands.common import float_flag
+from selfinstruct.cli import sections
+from selfinstruct.cli.common import float_flag
+from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.errors import ConfigError, InputError
 
-__all__ = ["add_arguments", "run"]
+
+DEDUP_FLAGS = [
+    ConfigFlag("--threshold", "dedup.threshold", sections.dedup, type=float_flag(0, 1)),
+    ConfigFlag("--redis-url", "dedup.redis_url", sections.dedup, metavar="URL",
+               note="shares the LSH index with other generators"),
+    ConfigFlag("--redis-prefix", "dedup.redis_prefix", sections.dedup),
+    ConfigFlag("--untokenizable", "dedup.untokenizable", sections.dedup, choices=("keep", "reject"),
+               note="e.g. only Chinese, Arabic, emoji"),
+]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_dedup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT", help="JSON array or JSONL file of records")
     parser.add_argument("--out", required=True, metavar="OUTPUT", help="JSONL file for the kept records")
     parser.add_argument("--field", default="instruction", help="record field holding the text (default: instruction)")
-    parser.add_argument("--threshold", type=float_flag(0, 1), default=0.7,
-                        help="reject when ROUGE-L F against the pool exceeds this (default: 0.7)")
     parser.add_argument("--seeds", metavar="FILE",
                         help="JSONL seed tasks (an 'instruction' field) pre-loaded into the pool")
     parser.add_argument("--exact", action="store_true",
                         help="brute-force exact filter (slow; for checking the fast one)")
     parser.add_argument("--rejects", metavar="FILE", help="JSONL file for rejected records, with _dedup details")
-    parser.add_argument("--redis-url", metavar="URL",
-                        help="share the LSH index through Redis (redis://host:port/db) with other generators")
-    parser.add_argument("--redis-prefix", default="selfinstruct-dedup", help="key prefix of the shared index")
-    parser.add_argument("--untokenizable", choices=("keep", "reject"), default="keep",
-                        help="texts with no [a-z0-9] token (e.g. only Chinese, Arabic, emoji): ROUGE-L cannot "
-                             "compare them, so they are counted and reported, then kept (default) or rejected")
+    add_config_flags(parser, DEDUP_FLAGS)
     parser.add_argument("--stats", metavar="FILE",
                         help="JSON file for the run's numbers: counts, method/banding, untokenizable examples")
+    parser.set_defaults(_flags=DEDUP_FLAGS)
 
 
 def _texts(path: str, records: list[tuple[int, dict[str, Any]]], field: str) -> list[str]:
@@ -74,14 +79,15 @@ def _clip(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def run(args: argparse.Namespace) -> int:
+def run_dedup(args: argparse.Namespace) -> int:
+    from selfinstruct.config import table_from_dotted
     from selfinstruct.dedup import DedupConfig, ExactRougeFilter, NearDuplicateFilter
     from selfinstruct.io import dumps_line, iter_jsonl, read_json_records, write_text_atomic
 
     if args.exact and args.redis_url:
         raise ConfigError("--exact and --redis-url cannot be combined (the exact filter keeps no index)")
-    config = DedupConfig(threshold=args.threshold, storage="redis" if args.redis_url else "memory",
-                         redis_url=args.redis_url, redis_prefix=args.redis_prefix, untokenizable=args.untokenizable)
+    settings = table_from_dotted(dotted_overrides(args, args._flags)).get("dedup", {})
+    config = DedupConfig(**settings, storage="redis" if args.redis_url else "memory")
     records = read_json_records(args.input)
     texts = _texts(args.input, records, args.field)
     raw = _raw_lines(args.input)

@@ -6,26 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from selfinstruct.commands.common import (
-    add_endpoint_arguments,
-    add_limit_arguments,
-    endpoint_overrides,
-    limit_overrides,
-    INTERVAL,
-    SECONDS,
-    read_api_key,
-    retry_overrides,
-)
+from selfinstruct.cli.common import INTERVAL, SECONDS, add_endpoint_arguments, add_limit_arguments, read_api_key
+from selfinstruct.cli.flags import dotted_overrides
+
+INFERRED_ENDPOINT = "default: chat when the first request has messages, else completions"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_complete_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, metavar="INPUT.jsonl",
                         help='one request per line: {"id", "prompt"} or {"id", "messages"}, optional "params"')
     parser.add_argument("--out", type=Path, required=True, metavar="OUTPUT.jsonl",
                         help='one line per current input id: {"id", "text", "finish_reason", "usage", "model"}; '
                              'must not be the input, the state or the --config file')
-    add_endpoint_arguments(parser, default_endpoint=None)
-    add_limit_arguments(parser)
+    flags = add_endpoint_arguments(parser, required=True, endpoint_note=INFERRED_ENDPOINT)
+    flags += add_limit_arguments(parser)
+    parser.set_defaults(_flags=flags)
     parser.add_argument("--state", type=Path, default=None, metavar="PATH",
                         help="SQLite state file (default: OUTPUT.state.sqlite3 next to OUTPUT); rerun to resume")
     parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
@@ -42,37 +37,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'first' (keep each id's first line)")
 
 
-def run(args: argparse.Namespace) -> int:
-    from selfinstruct.config import build, check_keys, load_toml, merge, table_of
-    from selfinstruct.complete import CompleteConfig, infer_endpoint, run_complete
-    from selfinstruct.engine.retry import RetryConfig
-    from selfinstruct.engine.stats import PriceTable
-    from selfinstruct.engine.throttle import LimitsConfig
+def run_complete(args: argparse.Namespace) -> int:
+    from selfinstruct.config import load_toml, with_overrides
+    from selfinstruct.complete import build_complete_config, run_complete as complete
     from selfinstruct.net import split_key_source
-    from workers.openai import EndpointConfig
-
     from selfinstruct.engine.outputs import refuse_overlaps
 
-    source = str(args.config) if args.config else "<flags>"
     if args.config is not None:
         refuse_overlaps({"output": args.out, **({"state file": args.state} if args.state else {})},
                         {"config file": args.config})
-    table = load_toml(args.config)
-    check_keys(table, {"endpoint", "limits", "retry", "prices"}, source=source)
-    table = {name: table_of(table, name, source=source) for name in table}
-    key_env, ep_table = split_key_source(merge(table.get("endpoint", {}), endpoint_overrides(args)))
-    if ep_table.get("endpoint") is None:
-        ep_table["endpoint"] = infer_endpoint(args.input)
-    endpoint = build(EndpointConfig, ep_table, source=source, section="endpoint")
-    limits = build(LimitsConfig, merge(table.get("limits", {}), limit_overrides(args)), source=source, section="limits")
-    retry = build(RetryConfig, merge(table.get("retry", {}), retry_overrides(args)), source=source, section="retry")
-    prices = PriceTable.from_table(table.get("prices", {}), source=source)
-    api_key = read_api_key(key_env, endpoint.api_base)
-    config = CompleteConfig(input_path=args.input, output_path=args.out, state_path=args.state, endpoint=endpoint,
-                            limits=limits, retry=retry, drain_timeout=args.drain_timeout,
-                            progress_interval=args.progress_interval, prices=prices,
-                            allow_changes=args.allow_changes, duplicate_ids=args.duplicate_ids)
-    result = run_complete(config, api_key=api_key)
+    source = str(args.config) if args.config else "<flags>"
+    table = with_overrides(load_toml(args.config), dotted_overrides(args, args._flags), source=source)
+    config = build_complete_config(
+        table, input_path=args.input, output_path=args.out, source=source,
+        state_path=args.state, drain_timeout=args.drain_timeout, progress_interval=args.progress_interval,
+        allow_changes=args.allow_changes, duplicate_ids=args.duplicate_ids)
+    key_env, _ = split_key_source(table.get("endpoint", {}))
+    api_key = read_api_key(key_env, config.endpoint.api_base)
+    result = complete(config, api_key=api_key)
     s = result.stats
     print(f"complete: {s['done']} done ({s['cached']} from state), {result.failed} failed, "
           f"{s['requests_per_s']} req/s, {s['rate_limited_429']} x 429, {s['retries']} retries, "

@@ -1,4 +1,4 @@
-"""Machine-generated-like instruction streams for the dedup tests and benchmark (pure, seeded).
+"""Machine-generated-like instruction streams: benchmark data for dedup_bench.py and the dedup tests (pure, seeded).
 
 Real generated pools look like the seed tasks: the same function words and
 sentence shapes ("Write a ... about ...", "Given a ..., classify ..."), varied

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from selfinstruct.evaluate.analyze import ROUGE_BINS
-from selfinstruct.evaluate.plots import save_figure, subplots
+from selfinstruct.analyze.stats import ROUGE_BINS
+from selfinstruct.plotting import save_figure, subplots
 
 __all__ = ["write_run_plots", "integer_bin_edges", "lengths_figure"]
 
