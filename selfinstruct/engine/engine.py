@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from selfinstruct.engine.breaker import Admit, BreakerConfig, CircuitBreaker, GiveUp, is_outage
-from selfinstruct.engine.retry import RetryConfig, backoff_delay, is_retryable
+from selfinstruct.engine.retry import RetryConfig, make_retrying
 from selfinstruct.engine.shutdown import until_stopped
 from selfinstruct.engine.stats import EngineStats
 from selfinstruct.engine.store import CheckpointStore
@@ -113,21 +113,12 @@ class Engine:
         prompt_chars = _prompt_chars(request)
         last_error: BaseException | None = None
         try:
-            while True:
-                try:
-                    response = await self._attempt(sent, state, prompt_chars, n)
-                    break
-                except RequestError as exc:
-                    excused = state["excused"]
-                    if not excused:
-                        state["attempts"] += 1
-                    if not is_retryable(exc) or state["attempts"] >= self.retry.max_attempts:
-                        raise
-                    self.stats.retries += 1
-                    if not excused:
-                        await until_stopped(asyncio.sleep(backoff_delay(state["attempts"], exc, self.retry,
-                                                                        self._rng)), self.stop)
-                    # An excused failure goes straight back to the breaker, which paces the probes.
+            # Most calls succeed first time: try once directly, and only build the tenacity
+            # controller (which costs more than the rest of the engine) after a failure.
+            try:
+                response = await self._attempt(sent, state, prompt_chars, n)
+            except RequestError as exc:
+                response = await self._retry(sent, state, prompt_chars, n, exc)
         except FatalEndpointError:
             self.stats.errors["fatal"] += 1
             raise
@@ -141,6 +132,23 @@ class Engine:
         await self.store.put_result(request.id, request.to_json(), response.to_json(), state["attempts"] + 1, derived)
         self.stats.done += 1
         return response
+
+    async def _retry(self, request: Request, state: dict[str, int], prompt_chars: int, n: int,
+                     first: RequestError) -> Response:
+        """The attempts after a first failure, under tenacity (``retry.make_retrying``)."""
+        retrying = make_retrying(self.retry, self._rng, state, on_retry=self._count_retry,
+                                 sleep=lambda seconds: until_stopped(asyncio.sleep(seconds), self.stop))
+        replayed = False
+        async for attempt in retrying:
+            with attempt:
+                if not replayed:  # tenacity judges the first failure like any other
+                    replayed = True
+                    raise first
+                return await self._attempt(request, state, prompt_chars, n)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _count_retry(self) -> None:
+        self.stats.retries += 1
 
     # -- the circuit breaker -------------------------------------------------------------
     async def _admit(self) -> bool:

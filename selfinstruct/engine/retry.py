@@ -15,11 +15,15 @@ how long a run waits for the endpoint to come back.
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from selfinstruct.errors import ConfigError, ContextLengthExceeded, RetryableError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never
 
-__all__ = ["RetryConfig", "backoff_delay", "is_retryable"]
+from selfinstruct.errors import ConfigError, ContextLengthExceeded, RequestError, RetryableError
+
+__all__ = ["RetryConfig", "backoff_delay", "is_retryable", "make_retrying"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,3 +66,31 @@ def backoff_delay(attempt: int, exc: BaseException | None, config: RetryConfig, 
     if retry_after is not None and retry_after > delay:
         delay = float(retry_after)
     return delay
+
+
+def make_retrying(config: RetryConfig, rng: random.Random, state: dict[str, int], *,
+                  sleep: Callable[[float], Awaitable[Any]], on_retry: Callable[[], None]) -> AsyncRetrying:
+    """The tenacity controller for a request's attempts after its first failure.
+
+    ``state`` is the request's bookkeeping shared with the engine: ``attempts``
+    counts the failures that count against ``max_attempts``, and ``excused`` is
+    set when the last failure was the outage's (the circuit breaker was open), so
+    it neither counts nor earns a backoff: the breaker paces those. Anything but a
+    ``RequestError`` (a stop, a cancellation) is re-raised at once.
+    """
+
+    def go_on(exc: BaseException) -> bool:
+        if not isinstance(exc, RequestError):
+            return False
+        if not state["excused"]:
+            state["attempts"] += 1
+        return is_retryable(exc) and state["attempts"] < config.max_attempts
+
+    def wait(retry_state: RetryCallState) -> float:
+        if state["excused"]:
+            return 0.0
+        exc = retry_state.outcome.exception() if retry_state.outcome is not None else None
+        return backoff_delay(state["attempts"], exc, config, rng)
+
+    return AsyncRetrying(retry=retry_if_exception(go_on), stop=stop_never, wait=wait, sleep=sleep,
+                         before_sleep=lambda _state: on_retry(), reraise=True)
