@@ -8,11 +8,12 @@ SQLite error (disk full, permission) into the one StorageError that names the pa
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -26,6 +27,7 @@ __all__ = [
     "read_json_records",
     "dumps_line",
     "write_jsonl_atomic",
+    "atomic_file",
     "write_json_atomic",
     "write_text_atomic",
     "append_lines_durable",
@@ -116,25 +118,35 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def write_text_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
-    """Write the whole file atomically: temp file in the same folder, fsync, rename."""
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Write a file atomically: the body writes a temp file beside ``path``; on a clean exit it is fsynced
+    and renamed over ``path``, so a reader sees the old file or the new one, never a torn one. An OSError
+    becomes a StorageError naming ``path``; on any failure the temp file is removed."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    payload = data.encode() if isinstance(data, str) else data
     try:
+        p.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
-            fh.write(payload)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
-    except OSError as exc:
+    except BaseException as exc:
         try:
             tmp.unlink()
         except OSError:
             pass
-        raise storage_error(p, exc) from exc
+        if isinstance(exc, OSError):
+            raise storage_error(p, exc) from exc
+        raise
     fsync_dir(p.parent)
+
+
+def write_text_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
+    """Write the whole file atomically (see ``atomic_file``)."""
+    with atomic_file(path) as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
 
 
 def write_jsonl_atomic(path: str | os.PathLike[str], records: Iterable[Any]) -> int:

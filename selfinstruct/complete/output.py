@@ -20,7 +20,7 @@ from typing import Any
 
 from selfinstruct.engine.store import CheckpointStore, DoneRow
 from selfinstruct.errors import StorageError
-from selfinstruct.io import append_lines_durable, dumps_line, fsync_dir, storage_error
+from selfinstruct.io import append_lines_durable, atomic_file, dumps_line, storage_error
 
 __all__ = ["OutputExporter", "AppendingExport", "forget_results"]
 
@@ -104,26 +104,12 @@ class OutputExporter:
             await self.store.submit(self._rewrite)
 
     def _rewrite(self, conn: sqlite3.Connection) -> None:
-        output = self.output
-        tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
         last = size = 0
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                for row in CheckpointStore.iter_done_since(conn, 0):
-                    fh.write(_output_line(row))
-                    last = row.done_seq
-                fh.flush()
-                os.fsync(fh.fileno())
-                size = fh.tell()
-            os.replace(tmp, output)
-        except OSError as exc:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise storage_error(output, exc) from exc
-        fsync_dir(output.parent)
+        with atomic_file(self.output) as fh:
+            for row in CheckpointStore.iter_done_since(conn, 0):
+                fh.write(_output_line(row))
+                last = row.done_seq
+            size = fh.tell()
         CheckpointStore.set_meta(conn, "export.seq", last)
         CheckpointStore.set_meta(conn, "export.size", size)
 
