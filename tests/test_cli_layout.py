@@ -140,10 +140,13 @@ def test_each_commands_help_shows_its_config_fields_help(capsys, command):
         assert flag.target in out, (command, flag.option)
 
 
-@pytest.mark.parametrize("argv", [["generate", "--out", "r"], ["complete", "in.jsonl", "--out", "o.jsonl", "--api-base", "http://127.0.0.1/v1",
-                                   "--model", "m"],
-                                  ["predict", "--out", "p.jsonl", "--model", "m"], ["evaluate", "--out", "r"],
-                                  ["analyze", "run", "--out", "a"]])
+@pytest.mark.parametrize("argv", [
+    ["generate", "--out", "r"],
+    ["complete", "in.jsonl", "--out", "o.jsonl", "--api-base", "http://127.0.0.1/v1", "--model", "m"],
+    ["predict", "--out", "p.jsonl", "--model", "m"],
+    ["evaluate", "--out", "r"],
+    ["analyze", "run", "--out", "a"],
+])
 def test_config_flags_name_a_real_field_and_leave_unset_as_none(argv):
     """Unset flags are None, so the dataclass default (shown in --help) is the one used."""
     parser = build_parser()
