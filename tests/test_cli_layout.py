@@ -155,3 +155,42 @@ def test_config_flags_name_a_real_field_and_leave_unset_as_none(argv):
         assert flag.key in {f.name for f in dataclasses.fields(flag.config())}, flag.target
         if not flag.required:
             assert getattr(args, flag.name) is None, flag.option
+
+
+def test_generate_drain_timeout_flag_overrides_the_generation_table(tmp_path):
+    from selfinstruct.cli.generate import config_from_args
+
+    toml = tmp_path / "run.toml"
+    toml.write_text("[generation]\ndrain_timeout = 12\n")
+    base = ["generate", "--out", str(tmp_path / "run"), "--api-base", "http://127.0.0.1:9/v1", "--model", "m"]
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(base)).generation.drain_timeout == 30.0
+    assert config_from_args(parser.parse_args([*base, "--config", str(toml)])).generation.drain_timeout == 12
+    args = parser.parse_args([*base, "--config", str(toml), "--drain-timeout", "0"])
+    assert config_from_args(args).generation.drain_timeout == 0
+
+
+class _Built(Exception):
+    """Stops `complete` once its config is built."""
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], {"drain_timeout": 30.0, "progress_interval": 5.0, "allow_changes": False, "duplicate_ids": "error"}),
+    (["--drain-timeout", "0", "--progress-interval", "2", "--allow-changes", "--duplicate-ids", "first"],
+     {"drain_timeout": 0.0, "progress_interval": 2.0, "allow_changes": True, "duplicate_ids": "first"}),
+])
+def test_complete_run_flags_reach_the_config(tmp_path, monkeypatch, extra, expected):
+    import selfinstruct.complete
+    from selfinstruct.cli.complete import run_complete
+
+    def capture(config, *, api_key):
+        raise _Built(config)
+
+    monkeypatch.setattr(selfinstruct.complete, "run_complete", capture)
+    args = build_parser().parse_args(["complete", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "o.jsonl"),
+                                      "--api-base", "http://127.0.0.1:9/v1", "--model", "m", "--endpoint", "chat",
+                                      *extra])
+    with pytest.raises(_Built) as built:
+        run_complete(args)
+    config = built.value.args[0]
+    assert {key: getattr(config, key) for key in expected} == expected
