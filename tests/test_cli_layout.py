@@ -88,7 +88,14 @@ def _config_flags(command: str) -> list[ConfigFlag]:
 
 # A few fields per command, named here from the dataclasses so a flag that stops showing its field fails.
 def _samples():
+    from selfinstruct.analyze.run import AnalyzeConfig
+    from selfinstruct.complete import CompleteConfig
     from selfinstruct.dedup import DedupConfig
+    from selfinstruct.evaluate.bertscore import BertScoreConfig
+    from selfinstruct.evaluate.evaluation import EvaluateConfig
+    from selfinstruct.evaluate.metrics import BootstrapConfig
+    from selfinstruct.evaluate.predict_api import PredictApiConfig
+    from selfinstruct.evaluate.predict_local import LocalGenerationConfig
     from selfinstruct.engine.retry import RetryConfig
     from selfinstruct.engine.throttle import LimitsConfig
     from selfinstruct.pipeline.config import GenerationConfig
@@ -102,7 +109,9 @@ def _samples():
     return {
         "generate": [(GenerationConfig, "num_instructions"), (LimitsConfig, "max_concurrency"),
                      (RetryConfig, "max_outage"), (EndpointConfig, "api_base"), (PrepareConfig, "include_seed_tasks")],
-        "complete": [(EndpointConfig, "model"), (LimitsConfig, "tpm"), (RetryConfig, "timeout")],
+        "complete": [(EndpointConfig, "model"), (LimitsConfig, "tpm"), (RetryConfig, "timeout"),
+                     (CompleteConfig, "drain_timeout"), (CompleteConfig, "progress_interval"),
+                     (CompleteConfig, "allow_changes"), (CompleteConfig, "duplicate_ids")],
         "bootstrap": [*steps, (GenerationConfig, "num_instructions")],
         "classify": steps,
         "instances": steps,
@@ -110,7 +119,13 @@ def _samples():
         "simulate": [(SimConfig, "p_500"), (SimConfig, "latency_ms"), (SimConfig, "outage_after")],
         "dedup": [(DedupConfig, "threshold"), (DedupConfig, "untokenizable")],
         "train": [(TrainingSettings, "learning_rate"), (LoraSettings, "r"), (TrainingSettings, "max_steps")],
-        "predict": [(LimitsConfig, "rpm"), (RetryConfig, "max_outage")],
+        "predict": [(LimitsConfig, "rpm"), (RetryConfig, "max_outage"), (LocalGenerationConfig, "max_new_tokens"),
+                    (LocalGenerationConfig, "top_p"), (LocalGenerationConfig, "batch_size"),
+                    (LocalGenerationConfig, "device"), (PredictApiConfig, "api_base")],
+        "evaluate": [(EvaluateConfig, "predictions"), (EvaluateConfig, "include_baselines"),
+                     (BertScoreConfig, "num_layers"), (BertScoreConfig, "batch_size"),
+                     (BootstrapConfig, "resamples"), (BootstrapConfig, "seed")],
+        "analyze": [(AnalyzeConfig, "out_dir"), (AnalyzeConfig, "seed_tasks"), (AnalyzeConfig, "workers")],
         "serve": [(ServiceConfig, "grace"), (ServiceConfig, "max_jobs"), (ServiceConfig, "state_dir")],
     }
 
@@ -125,9 +140,57 @@ def test_each_commands_help_shows_its_config_fields_help(capsys, command):
         assert flag.target in out, (command, flag.option)
 
 
-def test_config_flags_name_a_real_field_and_leave_unset_as_none():
+@pytest.mark.parametrize("argv", [
+    ["generate", "--out", "r"],
+    ["complete", "in.jsonl", "--out", "o.jsonl", "--api-base", "http://127.0.0.1/v1", "--model", "m"],
+    ["predict", "--out", "p.jsonl", "--model", "m"],
+    ["evaluate", "--out", "r"],
+    ["analyze", "run", "--out", "a"],
+])
+def test_config_flags_name_a_real_field_and_leave_unset_as_none(argv):
+    """Unset flags are None, so the dataclass default (shown in --help) is the one used."""
     parser = build_parser()
-    args = parser.parse_args(["generate", "--out", "r"])
-    for flag in _config_flags("generate"):
+    args = parser.parse_args(argv)
+    for flag in _config_flags(argv[0]):
         assert flag.key in {f.name for f in dataclasses.fields(flag.config())}, flag.target
-        assert getattr(args, flag.name) is None, flag.option
+        if not flag.required:
+            assert getattr(args, flag.name) is None, flag.option
+
+
+def test_generate_drain_timeout_flag_overrides_the_generation_table(tmp_path):
+    from selfinstruct.cli.generate import config_from_args
+
+    toml = tmp_path / "run.toml"
+    toml.write_text("[generation]\ndrain_timeout = 12\n")
+    base = ["generate", "--out", str(tmp_path / "run"), "--api-base", "http://127.0.0.1:9/v1", "--model", "m"]
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(base)).generation.drain_timeout == 30.0
+    assert config_from_args(parser.parse_args([*base, "--config", str(toml)])).generation.drain_timeout == 12
+    args = parser.parse_args([*base, "--config", str(toml), "--drain-timeout", "0"])
+    assert config_from_args(args).generation.drain_timeout == 0
+
+
+class _Built(Exception):
+    """Stops `complete` once its config is built."""
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], {"drain_timeout": 30.0, "progress_interval": 5.0, "allow_changes": False, "duplicate_ids": "error"}),
+    (["--drain-timeout", "0", "--progress-interval", "2", "--allow-changes", "--duplicate-ids", "first"],
+     {"drain_timeout": 0.0, "progress_interval": 2.0, "allow_changes": True, "duplicate_ids": "first"}),
+])
+def test_complete_run_flags_reach_the_config(tmp_path, monkeypatch, extra, expected):
+    import selfinstruct.complete
+    from selfinstruct.cli.complete import run_complete
+
+    def capture(config, *, api_key):
+        raise _Built(config)
+
+    monkeypatch.setattr(selfinstruct.complete, "run_complete", capture)
+    args = build_parser().parse_args(["complete", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "o.jsonl"),
+                                      "--api-base", "http://127.0.0.1:9/v1", "--model", "m", "--endpoint", "chat",
+                                      *extra])
+    with pytest.raises(_Built) as built:
+        run_complete(args)
+    config = built.value.args[0]
+    assert {key: getattr(config, key) for key in expected} == expected

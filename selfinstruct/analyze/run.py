@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,12 @@ DEFAULT_SEED_TASKS = default_seed_path()
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AnalyzeConfig:
-    run_dir: Path
-    out_dir: Path
-    seed_tasks: Path | None = DEFAULT_SEED_TASKS   # None = skip the ROUGE-L-against-seeds histogram
-    plots: bool = True
-    workers: int = 1
+    run_dir: Path = field(metadata={"help": "generation run folder (holds machine_generated_instructions.jsonl)"})
+    out_dir: Path = field(metadata={"help": "folder for summary.json and PNGs"})
+    seed_tasks: Path | None = field(default=DEFAULT_SEED_TASKS, metadata={
+        "help": "seed tasks for the ROUGE-L overlap histogram; None skips the ROUGE-L-against-seeds statistics"})
+    plots: bool = field(default=True, metadata={"help": "draw the PNG figures"})
+    workers: int = field(default=1, metadata={"help": "threads for the ROUGE-L matrix (-1 = all cores)"})
 
 
 def _str_field(rec: dict, key: str, path: Path, line: int) -> str:

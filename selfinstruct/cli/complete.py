@@ -6,10 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from selfinstruct.cli import sections
 from selfinstruct.cli.common import INTERVAL, SECONDS, add_endpoint_arguments, add_limit_arguments, read_api_key
-from selfinstruct.cli.flags import dotted_overrides
+from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 
 INFERRED_ENDPOINT = "default: chat when the first request has messages, else completions"
+# The run's own settings: CompleteConfig fields given to build_complete_config, not keys of the --config TOML.
+RUN_FLAGS = [
+    ConfigFlag("--drain-timeout", "complete.drain_timeout", sections.complete, type=SECONDS),
+    ConfigFlag("--progress-interval", "complete.progress_interval", sections.complete, type=INTERVAL),
+    ConfigFlag("--allow-changes", "complete.allow_changes", sections.complete, const=True),
+    ConfigFlag("--duplicate-ids", "complete.duplicate_ids", sections.complete, choices=("error", "first")),
+]
 
 
 def add_complete_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,20 +33,11 @@ def add_complete_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SQLite state file (default: OUTPUT.state.sqlite3 next to OUTPUT); rerun to resume")
     parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
                         help="TOML with [endpoint], [limits], [retry], [prices] tables; flags override it")
-    parser.add_argument("--drain-timeout", type=SECONDS, default=30.0,
-                        help="seconds to let in-flight requests finish after SIGINT/SIGTERM")
-    parser.add_argument("--progress-interval", type=INTERVAL, default=5.0,
-                        help="seconds between progress lines when stderr is not a TTY")
-    parser.add_argument("--allow-changes", action="store_true",
-                        help="resume even though the model, endpoint kind or default parameters differ from the "
-                             "state's (the change is recorded in the state); without it such a resume exits 2")
-    parser.add_argument("--duplicate-ids", choices=["error", "first"], default="error",
-                        help="an id on more than one input line: 'error' (default, exit 2 listing them) or "
-                             "'first' (keep each id's first line)")
+    add_config_flags(parser, RUN_FLAGS)
 
 
 def run_complete(args: argparse.Namespace) -> int:
-    from selfinstruct.config import load_toml, with_overrides
+    from selfinstruct.config import load_toml, table_from_dotted, with_overrides
     from selfinstruct.complete import build_complete_config, run_complete as complete
     from selfinstruct.net import split_key_source
     from selfinstruct.engine.outputs import refuse_overlaps
@@ -48,10 +47,9 @@ def run_complete(args: argparse.Namespace) -> int:
                         {"config file": args.config})
     source = str(args.config) if args.config else "<flags>"
     table = with_overrides(load_toml(args.config), dotted_overrides(args, args._flags), source=source)
+    settings = table_from_dotted(dotted_overrides(args, RUN_FLAGS)).get("complete", {})  # unset: field defaults
     config = build_complete_config(
-        table, input_path=args.input, output_path=args.out, source=source,
-        state_path=args.state, drain_timeout=args.drain_timeout, progress_interval=args.progress_interval,
-        allow_changes=args.allow_changes, duplicate_ids=args.duplicate_ids)
+        table, input_path=args.input, output_path=args.out, source=source, state_path=args.state, **settings)
     key_env, _ = split_key_source(table.get("endpoint", {}))
     api_key = read_api_key(key_env, config.endpoint.api_base)
     result = complete(config, api_key=api_key)

@@ -36,6 +36,7 @@ class ConfigFlag:
     dest: str | None = None              # default: the option without dashes
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
+    nargs: str | None = None             # "+": a list (the field is a tuple)
     const: Any = None                    # a switch: giving the flag stores this value (e.g. True, or False)
     required: bool = False
     note: str = ""                       # what the flag adds to the field's help
@@ -57,7 +58,8 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, flags: Iterable[Conf
         if flag.const is not None:
             kwargs.update(action="store_const", const=flag.const)
         else:
-            kwargs.update(type=flag.type, metavar=flag.metavar, choices=flag.choices, required=flag.required)
+            kwargs.update(type=flag.type, metavar=flag.metavar, choices=flag.choices, required=flag.required,
+                          nargs=flag.nargs)
         action = parser.add_argument(flag.option, *flag.aliases, **kwargs)
         action.config_flag = flag  # read by ConfigHelpFormatter
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from selfinstruct.cli import sections
-from selfinstruct.cli.common import COUNT, RPM, SEED, add_endpoint_arguments, add_limit_arguments, float_flag, \
+from selfinstruct.cli.common import COUNT, RPM, SECONDS, SEED, add_endpoint_arguments, add_limit_arguments, float_flag, \
     read_api_key
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.config import MAX_SECONDS
@@ -27,6 +27,7 @@ GENERATION_FLAGS = [
     ConfigFlag("--include-seed-tasks", "export.include_seed_tasks", sections.export, const=True),
     ConfigFlag("--max-instances-per-task", "export.max_instances_per_task", sections.export, type=COUNT),
     SEED_FLAG,
+    ConfigFlag("--drain-timeout", "generation.drain_timeout", sections.generation, type=SECONDS, metavar="SECONDS"),
 ]
 CONFIG_HELP = ("TOML with every setting ([endpoint], [limits], [retry], [generation], [prompt], [filters], "
                "[dedup], [export], [prices]); flags override it")

@@ -90,3 +90,45 @@ def training() -> type:
     from selfinstruct.train.config import TrainingSettings
 
     return TrainingSettings
+
+
+def complete() -> type:
+    from selfinstruct.complete import CompleteConfig
+
+    return CompleteConfig
+
+
+def local_generation() -> type:
+    from selfinstruct.evaluate.predict_local import LocalGenerationConfig
+
+    return LocalGenerationConfig
+
+
+def predict_api() -> type:
+    from selfinstruct.evaluate.predict_api import PredictApiConfig
+
+    return PredictApiConfig
+
+
+def evaluate() -> type:
+    from selfinstruct.evaluate.evaluation import EvaluateConfig
+
+    return EvaluateConfig
+
+
+def bertscore() -> type:
+    from selfinstruct.evaluate.bertscore import BertScoreConfig
+
+    return BertScoreConfig
+
+
+def bootstrap() -> type:
+    from selfinstruct.evaluate.metrics import BootstrapConfig
+
+    return BootstrapConfig
+
+
+def analyze() -> type:
+    from selfinstruct.analyze.run import AnalyzeConfig
+
+    return AnalyzeConfig

@@ -58,20 +58,28 @@ def sibling_path(output: Path, suffix: str) -> Path:
 
 @dataclass(frozen=True, kw_only=True)
 class CompleteConfig:
-    input_path: Path
-    output_path: Path
-    endpoint: Any  # workers.openai.EndpointConfig
-    state_path: Path | None = None
-    limits: LimitsConfig = field(default_factory=LimitsConfig)
-    retry: RetryConfig = field(default_factory=RetryConfig)
-    drain_timeout: float = 30.0
-    progress_interval: float = 5.0
-    live_progress: bool | None = None
-    synchronous: str = "NORMAL"
-    prices: PriceTable = field(default_factory=PriceTable)
-    handle_signals: bool = True
-    allow_changes: bool = False      # resume even though the fingerprint differs; the change is recorded
-    duplicate_ids: str = "error"     # or "first": keep each id's first line
+    input_path: Path = field(metadata={"help": 'one request per line: {"id", "prompt"} or {"id", "messages"}'})
+    output_path: Path = field(metadata={"help": "one line per current input id"})
+    endpoint: Any = field(metadata={"help": "the endpoint (workers.openai.EndpointConfig)"})
+    state_path: Path | None = field(default=None, metadata={
+        "help": "SQLite state file (None: OUTPUT.state.sqlite3 next to OUTPUT)"})
+    limits: LimitsConfig = field(default_factory=LimitsConfig, metadata={"help": "rpm, tpm, max_concurrency"})
+    retry: RetryConfig = field(default_factory=RetryConfig, metadata={"help": "timeout, max_attempts, max_outage"})
+    drain_timeout: float = field(default=30.0, metadata={
+        "help": "seconds to let in-flight requests finish after SIGINT/SIGTERM"})
+    progress_interval: float = field(default=5.0, metadata={
+        "help": "seconds between progress lines when stderr is not a TTY"})
+    live_progress: bool | None = field(default=None, metadata={
+        "help": "redraw one progress line (None: when stderr is a TTY)"})
+    synchronous: str = field(default="NORMAL", metadata={"help": "SQLite synchronous mode of the state file"})
+    prices: PriceTable = field(default_factory=PriceTable, metadata={"help": "per-model prices for the cost line"})
+    handle_signals: bool = field(default=True, metadata={"help": "drain on SIGINT/SIGTERM"})
+    allow_changes: bool = field(default=False, metadata={
+        "help": "resume even though the model, endpoint kind or default parameters differ from the state's "
+                "(the change is recorded in the state); without it such a resume exits 2"})
+    duplicate_ids: str = field(default="error", metadata={
+        "help": "an id on more than one input line: 'error' (exit 2 listing them) or "
+                "'first' (keep each id's first line)"})
 
     def __post_init__(self) -> None:
         if self.duplicate_ids not in DUPLICATE_POLICIES:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +40,15 @@ FALLBACK_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BertScoreConfig:
-    model: str | None = None          # hub name or local directory; None = the published default
-    num_layers: int | None = None     # None = bert-score's recommended layer, or the model's last layer
-    allow_download: bool = False      # the CLI sets this from HF_HUB_OFFLINE
-    batch_size: int = 64
-    device: str | None = None
+    model: str | None = field(default=None, metadata={
+        "help": "hub name or local folder (default roberta-large; offline it falls back to the bundled "
+                "all-MiniLM-L6-v2, labelled as not comparable with published numbers)"})
+    num_layers: int | None = field(default=None, metadata={
+        "help": "layer whose embeddings are used (default: bert-score's choice, else the last)"})
+    allow_download: bool = field(default=False, metadata={
+        "help": "fetch the model from the hub when it is not cached (the CLI sets this from HF_HUB_OFFLINE)"})
+    batch_size: int = field(default=64, metadata={"help": "sentence pairs per BERTScore batch"})
+    device: str | None = field(default=None, metadata={"help": "torch device (default: bert-score's choice)"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EvaluateConfig:
-    predictions: tuple[Path, ...] = ()
-    out_dir: Path
-    include_baselines: bool = False
-    tasks: Path = DEFAULT_TASKS_PATH
-    bertscore: BertScoreConfig | None = BertScoreConfig()   # None = skip BERTScore
-    bootstrap: BootstrapConfig = BootstrapConfig()
-    plots: bool = True
+    predictions: tuple[Path, ...] = field(default=(), metadata={
+        "help": "prediction JSONL files (fields: response, target, instruction[, id]); "
+                "the model name is the file stem without '_predictions'"})
+    out_dir: Path = field(metadata={"help": "folder for the report"})
+    include_baselines: bool = field(default=False, metadata={
+        "help": "also score the 8 vendored Davinci-family prediction files"})
+    tasks: Path = field(default=DEFAULT_TASKS_PATH, metadata={
+        "help": "task file used to join predictions to their app"})
+    bertscore: BertScoreConfig | None = field(default=BertScoreConfig(), metadata={
+        "help": "BERTScore settings; None skips BERTScore (bertscore_f1 is null)"})
+    bootstrap: BootstrapConfig = field(default=BootstrapConfig(), metadata={
+        "help": "bootstrap confidence-interval settings"})
+    plots: bool = field(default=True, metadata={"help": "draw the PNG figures"})
 
 
 def _display(path: Path) -> str:

@@ -14,7 +14,7 @@ so intervals of different metrics of one model describe the same uncertainty.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,9 +36,9 @@ _N_ORDER = 4  # sacrebleu's default max n-gram order
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BootstrapConfig:
-    resamples: int = 1000
-    seed: int = 0
-    confidence: float = 0.95
+    resamples: int = field(default=1000, metadata={"help": "bootstrap resamples"})
+    seed: int = field(default=0, metadata={"help": "bootstrap seed"})
+    confidence: float = field(default=0.95, metadata={"help": "confidence level of the intervals"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

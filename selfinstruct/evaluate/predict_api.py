@@ -28,8 +28,8 @@ class PredictApiConfig:
     api_base: str = field(metadata={"help": "OpenAI-compatible base URL ending in /v1; when given, the API path is used"})
     model: str = field(metadata={"help": "the model name sent to the API"})
     endpoint: str = field(default="chat", metadata={
-        "help": "API flavour: /v1/chat/completions or /v1/completions (default chat)"})
-    max_new_tokens: int = field(default=512, metadata={"help": "answer length cap in tokens (default 512)"})
+        "help": "API flavour: /v1/chat/completions or /v1/completions"})
+    max_new_tokens: int = field(default=512, metadata={"help": "answer length cap in tokens"})
     do_sample: bool = field(default=False, metadata={"help": "sample instead of greedy decoding"})
     temperature: float = field(default=0.7, metadata={"help": "sampling temperature (with --do-sample)"})
     top_p: float = field(default=0.9, metadata={"help": "nucleus sampling p (with --do-sample)"})

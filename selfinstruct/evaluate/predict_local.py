@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LocalGenerationConfig:
-    model: str
-    adapter: str | None = None
-    max_new_tokens: int = 512
-    batch_size: int = 8
-    do_sample: bool = False
-    temperature: float = 0.7
-    top_p: float = 0.9
-    seed: int = 0
-    device: str | None = None            # None = cuda when available, else cpu
-    local_files_only: bool = False       # the CLI sets this from HF_HUB_OFFLINE
+    model: str = field(metadata={
+        "help": "local model folder or hub name; with --api-base, the model name sent to the API"})
+    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter folder (local models only)"})
+    max_new_tokens: int = field(default=512, metadata={"help": "answer length cap in tokens"})
+    batch_size: int = field(default=8, metadata={"help": "prompts per generate call (local models)"})
+    do_sample: bool = field(default=False, metadata={"help": "sample instead of greedy decoding"})
+    temperature: float = field(default=0.7, metadata={"help": "sampling temperature (with --do-sample)"})
+    top_p: float = field(default=0.9, metadata={"help": "nucleus sampling p (with --do-sample)"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    device: str | None = field(default=None, metadata={
+        "help": "torch device for local models (default: cuda if available, else cpu)"})
+    local_files_only: bool = field(default=False, metadata={
+        "help": "load only cached model files (the CLI sets this from HF_HUB_OFFLINE)"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
