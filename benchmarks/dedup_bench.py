@@ -41,10 +41,8 @@ def _peak_rss_mb() -> float:
 
 def one_size(n: int, exact_max: int) -> dict:
     """Filter n synthetic items with the fast filter (and the exact one, in lock-step, when n <= exact_max)."""
-    import numpy as np
-
     from selfinstruct.dedup import ExactRougeFilter, NearDuplicateFilter
-    from selfinstruct.rouge import f_measure_many, lcs_many
+    from selfinstruct.dedup.filters import pair_recall
     from synthetic import instruction_stream  # benchmarks/synthetic.py, next to this script
 
     seeds, base = _data()
@@ -76,15 +74,9 @@ def one_size(n: int, exact_max: int) -> dict:
         differences = pairs_above = pairs_found = 0
         t_exact = 0.0
         for text in stream:
-            seq = exact._vocab.encode(text)
-            if seq and len(exact._pool):
-                scores = f_measure_many(lcs_many(seq, exact._pool.seqs), len(seq), exact._pool.lens)
-                above = set(np.flatnonzero(scores > 0.7).tolist())
-                if above:
-                    _, _, sig = lsh._prepare([text])
-                    cand = set(lsh._index.query(lsh._keys(sig)[0], lsh.config.min_band_hits).tolist())
-                    pairs_above += len(above)
-                    pairs_found += len(above & cand)
+            above, hit = pair_recall(lsh, exact, text)
+            pairs_above += above
+            pairs_found += hit
             t = time.perf_counter()
             keep_exact = exact.check_and_add(text).keep
             t_exact += time.perf_counter() - t

@@ -29,7 +29,7 @@ from selfinstruct.dedup.lsh import MinHasher, band_keys
 from selfinstruct.rouge import Vocabulary, f_measure_many, lcs_many
 from selfinstruct.errors import ConfigError
 
-__all__ = ["NearDuplicateFilter", "ExactRougeFilter"]
+__all__ = ["NearDuplicateFilter", "ExactRougeFilter", "pair_recall"]
 
 log = logging.getLogger(__name__)
 
@@ -305,3 +305,24 @@ class _Labels:
 
     def __getitem__(self, i: int) -> str:
         return self._texts[int(self._ids[i])]
+
+
+def pair_recall(fast: NearDuplicateFilter, exact: ExactRougeFilter, text: str) -> tuple[int, int]:
+    """(pool texts whose exact ROUGE-L F with ``text`` is above the threshold, how many of them the LSH index
+    proposes as candidates), before ``text`` is added to either filter.
+
+    For the tests and benchmarks that check the banding's miss bound pair by pair, not just decision by
+    decision. Both filters must have been given the same texts in the same order (their pool ids agree),
+    and ``fast`` must use LSH. Neither pool is changed.
+    """
+    seq = exact._vocab.encode(text)
+    pool = exact._pool
+    if not seq or not len(pool):
+        return 0, 0
+    scores = f_measure_many(lcs_many(seq, pool.seqs), len(seq), pool.lens)
+    above = set(np.flatnonzero(scores > fast.config.threshold).tolist())
+    if not above:
+        return 0, 0
+    _, _, sig = fast._prepare([text])
+    candidates = set(fast._index.query(fast._keys(sig)[0], fast.plan.min_band_hits).tolist())
+    return len(above), len(above & candidates)

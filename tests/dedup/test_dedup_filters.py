@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from selfinstruct.dedup import Decision, DedupConfig, ExactRougeFilter, NearDuplicateFilter, rouge_l_f
+from selfinstruct.dedup.filters import pair_recall
 
 
 def run(filter_cls, seeds, stream, config=DedupConfig()):
@@ -43,18 +43,9 @@ def test_recall_of_pairs_above_threshold_is_one(corpora, name):
     exact.add_many(seeds)
     found = total = 0
     for text in stream:
-        pool = exact._pool
-        seq = exact._vocab.encode(text)
-        if seq and len(pool):
-            from selfinstruct.rouge import f_measure_many, lcs_many
-
-            scores = f_measure_many(lcs_many(seq, pool.seqs), len(seq), pool.lens)
-            above = set(np.flatnonzero(scores > 0.7).tolist())
-            if above:
-                _, seqs, sig = fast._prepare([text])
-                cand = set(fast._index.query(fast._keys(sig)[0], fast.config.min_band_hits).tolist())
-                total += len(above)
-                found += len(above & cand)
+        above, hit = pair_recall(fast, exact, text)
+        total += above
+        found += hit
         if exact.check_and_add(text).keep != fast.check_and_add(text).keep:
             pytest.fail(f"decision differs on {text!r}")
     assert total > 50

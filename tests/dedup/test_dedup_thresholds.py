@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
-import numpy as np
 import pytest
 
 from selfinstruct.cli import main
 from selfinstruct.dedup import DedupConfig, ExactRougeFilter, NearDuplicateFilter
+from selfinstruct.dedup.filters import pair_recall
 from selfinstruct.dedup.banding import (
     EXACT_COST,
     MAX_BANDS,
@@ -18,7 +18,7 @@ from selfinstruct.dedup.banding import (
     band_miss_probability,
     plan_banding,
 )
-from selfinstruct.rouge import f_measure_many, lcs_many, tokenize
+from selfinstruct.rouge import tokenize
 from selfinstruct.errors import ConfigError
 
 pytestmark = pytest.mark.timeout(120)
@@ -79,15 +79,9 @@ def test_derived_banding_finds_every_pair_above_the_threshold(varied_2000):
     assert fast.plan.source == "derived"
     found = total = 0
     for text in varied_2000[:1200]:
-        seq = exact._vocab.encode(text)
-        if seq and len(exact._pool):
-            scores = f_measure_many(lcs_many(seq, exact._pool.seqs), len(seq), exact._pool.lens)
-            above = set(np.flatnonzero(scores > 0.55).tolist())
-            if above:
-                _, _, sig = fast._prepare([text])
-                cand = set(fast._index.query(fast._keys(sig)[0], fast.plan.min_band_hits).tolist())
-                total += len(above)
-                found += len(above & cand)
+        above, hit = pair_recall(fast, exact, text)
+        total += above
+        found += hit
         assert exact.check_and_add(text).keep == fast.check_and_add(text).keep
     assert total > 200
     assert found == total
