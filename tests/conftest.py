@@ -29,6 +29,26 @@ def sim():
         server.stop()
 
 
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on a free loopback port (started), killed at teardown."""
+    from parts import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def browser():
+    """Headless system Chromium driven by selenium through the system chromedriver."""
+    from parts import chromium_driver
+
+    driver = chromium_driver()
+    yield driver
+    driver.quit()
+
+
 @pytest.fixture(scope="session")
 def tiny_qwen(tmp_path_factory) -> Path:
     """A tiny random Qwen2 (model + BPE tokenizer with a ChatML template) on disk, built offline."""
