@@ -144,7 +144,8 @@ def check_answers(criteria: tuple[Criterion, ...], answers: Any) -> dict[str, bo
     known = {c.name for c in criteria}
     for key in answers:
         if key not in known:
-            raise AnswerError(f"answers.{key}", f"not a criterion of this review (criteria: {', '.join(sorted(known))})")
+            raise AnswerError(f"answers.{key}",
+                              f"not a criterion of this review (criteria: {', '.join(sorted(known))})")
     out: dict[str, bool | int] = {}
     for c in criteria:
         if c.name not in answers:
