@@ -10,6 +10,7 @@ the same order, however the file's lines are ordered.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 from collections.abc import Iterable
@@ -35,8 +36,8 @@ class Item:
 
 
 def item_id(instruction: str, input: str, output: str) -> str:
-    """12 hex digits of SHA-256 over the three texts (NUL-separated, so no two splits collide)."""
-    digest = hashlib.sha256("\x00".join((instruction, input, output)).encode("utf-8"))
+    """12 hex digits of SHA-256 over the three texts as a JSON list, so no two ways of splitting text collide."""
+    digest = hashlib.sha256(json.dumps([instruction, input, output], ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()[:12]
 
 

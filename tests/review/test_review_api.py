@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from selfinstruct.cli import main
 from selfinstruct.review.sampling import run_items, sample_items
 from selfinstruct.review.stats import wilson
 
@@ -29,7 +30,7 @@ def served(tmp_path, sim):
     daemon.stop()
 
 
-def test_review_workflow_and_restart(served):
+def test_review_workflow_and_restart(served, tmp_path, capsys):
     daemon, job = served
     status, review = daemon.call("POST", f"/jobs/{job}/reviews", {"size": 6, "seed": 11})
     assert status == 201, review
@@ -83,6 +84,14 @@ def test_review_workflow_and_restart(served):
     ann0 = next(r for r in rows if r["rater"] == "ann" and r["item"] == items[0]["id"])
     assert (ann0["correct_output"], ann0["note"], ann0["instruction"]) == ("yes", "fixed my mind",
                                                                             items[0]["instruction"])
+    # The offline command computes the same figures from the exported CSV.
+    exported = tmp_path / "ratings.csv"
+    exported.write_text(text)
+    assert main(["review", "summary", str(exported), "--json"]) == 0
+    offline = json.loads(capsys.readouterr().out)
+    for key in ("criteria", "all_valid_rate", "all_valid_ci", "raters", "cohen_kappa", "cohen_n", "fleiss_kappa",
+                "fleiss_n", "items_rated", "ratings"):
+        assert offline[key] == summary[key], key
     status, text = daemon.call("GET", f"/reviews/{rid}/ratings.jsonl")
     lines = [json.loads(line) for line in text.splitlines()]
     assert status == 200 and len(lines) == 9 and {ln["review"] for ln in lines} == {rid}
