@@ -1,52 +1,78 @@
 """The review pages' HTML: pick or create a review of a job, and rate its items one at a time.
 
-Server-rendered shells; the behaviour is our own small script (static/review.js,
-served at /reviews/static/review.js). Nothing is loaded from another host: no
-CDN, no web fonts. Every value from the data is escaped here, and the script
-only ever sets text, never HTML. (The dashboard's shared layout will replace
-``_shell`` once both land: the pages need only a title, a body and one script.)
+Server-rendered; the behaviour is our own small script (``script.SCRIPT``), inline.
+Nothing is loaded from another host: no CDN, no web fonts, and the
+Content-Security-Policy lets the browser fetch only from this origin and run only
+that script (by hash). Every value from the data is escaped here, and the script
+only ever sets text, never HTML.
+
+Each page is a body (review CSS, markup, and an ``#review-app`` element whose
+``data-*`` say which page it is) plus the script, so it fits the dashboard's shared
+shell: ``respond(page(title, body, script=SCRIPT))`` of ``service.dashboard.layout``
+replaces ``_document`` and ``respond`` here once both are on one branch.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
 from html import escape
-from importlib import resources
 from typing import Any
 
-__all__ = ["list_page", "rate_page", "script"]
+from aiohttp import web
 
-_STYLE = """
+from selfinstruct.review.script import SCRIPT
+
+__all__ = ["list_page", "rate_page", "respond"]
+
+_BASE_STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
 header{background:#1d2430;color:#fff;padding:.6rem 1.2rem}header a{color:#cfe0ff;margin-right:1rem}
 main{max-width:1100px;margin:1rem auto;padding:0 1rem}
-section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:.8rem 1rem;margin-bottom:1rem}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e5e8ec;padding:.3rem .5rem;text-align:left}
-pre{white-space:pre-wrap;word-break:break-word;background:#f2f4f7;padding:.5rem;border-radius:4px;margin:.2rem 0 .6rem;
-max-height:16rem;overflow:auto}
+button{font:inherit;padding:.25rem .6rem;border:1px solid #aab2bd;border-radius:4px;background:#fff;cursor:pointer}
+.muted{color:#667}
+"""
+# What the review pages need beyond a page shell's own CSS.
+_REVIEW_STYLE = """<style>
+#review-app section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:.8rem 1rem;margin-bottom:1rem}
+#review-app pre{white-space:pre-wrap;word-break:break-word;background:#f2f4f7;padding:.5rem;border-radius:4px;
+margin:.2rem 0 .6rem;max-height:16rem;overflow:auto}
 .crit{display:flex;align-items:center;gap:.6rem;padding:.35rem .4rem;border-radius:4px}
 .crit.current{outline:2px solid #3b6fd8;background:#eef3ff}.crit .q{flex:1}
 .crit button{min-width:2.4rem}.crit button.on{background:#3b6fd8;color:#fff;border-color:#3b6fd8}
-button{font:inherit;padding:.25rem .6rem;border:1px solid #aab2bd;border-radius:4px;background:#fff;cursor:pointer}
 kbd{border:1px solid #aab2bd;border-radius:3px;padding:0 .25rem;font-size:.85em;background:#fff}
-.muted{color:#667}.status{min-height:1.3em}.error{color:#b00020}
-"""
+.status{min-height:1.3em}.status.error{color:#b00020}
+</style>"""
 
 
-def _shell(title: str, body: str, *, data: Mapping[str, str] | None = None) -> str:
-    attrs = "".join(f' data-{k}="{escape(v)}"' for k, v in (data or {}).items())
+def _app(page: str, inner: str, **data: str) -> str:
+    attrs = "".join(f' data-{k}="{escape(v)}"' for k, v in {"page": page, **data}.items())
+    return f'{_REVIEW_STYLE}<div id="review-app"{attrs}>{inner}</div>'
+
+
+def _document(title: str, body: str, *, script: str) -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-            f'<body{attrs}><header><a href="/">Dashboard</a><a href="/reviews">Reviews</a></header>'
-            f'<main><h1>{escape(title)}</h1>{body}</main>'
-            f'<script src="/reviews/static/review.js"></script></body></html>')
+            f"<title>{escape(title)}</title><style>{_BASE_STYLE}</style></head>"
+            f'<body><header><a href="/">Dashboard</a><a href="/reviews">Reviews</a></header>'
+            f"<main>{body}</main><script>{script}</script></body></html>")
+
+
+def respond(title: str, body: str) -> web.Response:
+    """The page with a CSP that allows this origin only and exactly the review script."""
+    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; connect-src 'self'; "
+           "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+    return web.Response(text=_document(title, body, script=SCRIPT), content_type="text/html", charset="utf-8",
+                        headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+                                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
 
 
 def list_page(jobs: Sequence[tuple[str, str, str]], reviews: Iterable[Mapping[str, Any]],
               templates: Sequence[str]) -> str:
-    """Pick a review to rate, or create one: a seeded random sample of a job's accepted items."""
+    """The body of the page to pick a review to rate, or create one (a seeded sample of a job's accepted items)."""
     job_options = "".join(
         f'<option value="{escape(j)}">{escape(j)} ({escape(state)}{", " + escape(model) if model else ""})</option>'
         for j, state, model in reversed(jobs))
@@ -61,7 +87,7 @@ def list_page(jobs: Sequence[tuple[str, str, str]], reviews: Iterable[Mapping[st
     table = (f"<table id=\"reviews\"><tr><th>review</th><th>job</th><th>template</th><th>items</th><th>seed</th>"
              f"<th>ratings</th><th>export</th></tr>{rows}</table>" if rows
              else '<p class="muted">No reviews yet.</p>')
-    body = f"""
+    body = f"""<h1>Reviews</h1>
 <section><h2>New review</h2>
 <form id="create">
 <label>Job <select name="job" required>{job_options}</select></label>
@@ -72,12 +98,12 @@ def list_page(jobs: Sequence[tuple[str, str, str]], reviews: Iterable[Mapping[st
 <p class="muted">The same job data, size and seed always sample the same items.</p>
 <p id="create-status" class="status"></p></section>
 <section><h2>Reviews</h2>{table}</section>"""
-    return _shell("Reviews", body, data={"page": "reviews"})
+    return _app("reviews", body)
 
 
 def rate_page(review_id: str, job: str, template: str) -> str:
-    """Rate one item at a time; the summary of every rater's answers below."""
-    body = f"""
+    """The body of the page to rate one item at a time, with the summary of every rater's answers below."""
+    body = f"""<h1>Review {escape(review_id)}</h1>
 <p class="muted">Job {escape(job)} · template {escape(template)} ·
 <a href="/reviews/{escape(review_id)}/ratings.csv">ratings.csv</a> ·
 <a href="/reviews/{escape(review_id)}/ratings.jsonl">ratings.jsonl</a></p>
@@ -99,9 +125,4 @@ autocomplete="name"></label> <button type="submit">Start rating</button></form><
 <p class="muted">Pass: yes, or 4-5 on a 1-5 scale. Each item's verdict is its raters' majority (a tie does not
 pass); intervals are 95% Wilson intervals. Cohen's kappa per pair of raters over the items both rated; Fleiss'
 kappa over the items all raters rated, with 3 raters or more.</p></section>"""
-    return _shell(f"Review {review_id}", body, data={"page": "rate", "review": review_id})
-
-
-@cache
-def script() -> str:
-    return resources.files("selfinstruct.review").joinpath("static", "review.js").read_text(encoding="utf-8")
+    return _app("rate", body, review=review_id)

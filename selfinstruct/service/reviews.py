@@ -24,7 +24,7 @@ import orjson
 from aiohttp import web
 
 from selfinstruct.errors import SelfInstructError
-from selfinstruct.review.page import list_page, rate_page, script
+from selfinstruct.review.page import list_page, rate_page, respond
 from selfinstruct.review.sampling import run_items, sample_items
 from selfinstruct.review.stats import Rating, summarize
 from selfinstruct.review.table import ratings_csv, ratings_jsonl
@@ -49,12 +49,12 @@ def _json(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
 
 
 def _bad(field: str, message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(body=orjson.dumps({"error": f"{field}: {message}", "field": field}),
+    return web.HTTPBadRequest(text=orjson.dumps({"error": f"{field}: {message}", "field": field}).decode(),
                               content_type="application/json")
 
 
 def _not_found(message: str) -> web.HTTPNotFound:
-    return web.HTTPNotFound(body=orjson.dumps({"error": message}), content_type="application/json")
+    return web.HTTPNotFound(text=orjson.dumps({"error": message}).decode(), content_type="application/json")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -198,16 +198,12 @@ async def reviews_page(request: web.Request) -> web.Response:
     manager, store = request.app[_MANAGER], request.app[_REVIEWS]
     jobs = [(rec.id, rec.state, rec.spec.get("model", "")) for rec in manager.store.all()]
     reviews = [_listing(store, rec) for rec in store.all()]
-    return web.Response(text=list_page(jobs, reviews, sorted(request.app[_TEMPLATES])), content_type="text/html")
+    return respond("Reviews", list_page(jobs, reviews, sorted(request.app[_TEMPLATES])))
 
 
 async def rate_page_handler(request: web.Request) -> web.Response:
     rec = _review(request)
-    return web.Response(text=rate_page(rec.id, rec.job, rec.template), content_type="text/html")
-
-
-async def review_script(request: web.Request) -> web.Response:
-    return web.Response(text=script(), content_type="text/javascript", headers={"Cache-Control": "no-cache"})
+    return respond(f"Review {rec.id}", rate_page(rec.id, rec.job, rec.template))
 
 
 def add_review_routes(app: web.Application, manager: JobManager,
@@ -219,7 +215,6 @@ def add_review_routes(app: web.Application, manager: JobManager,
     app.router.add_post("/jobs/{id}/reviews", create_review)
     app.router.add_get("/jobs/{id}/reviews", job_reviews)
     app.router.add_get("/reviews", reviews_page)
-    app.router.add_get("/reviews/static/review.js", review_script)
     app.router.add_get("/reviews/{rid}", get_review)
     app.router.add_post("/reviews/{rid}/ratings", add_rating)
     app.router.add_get("/reviews/{rid}/ratings", list_ratings)

@@ -55,7 +55,7 @@ def test_rate_five_items_with_the_keyboard(served, browser):
     status, review = daemon.call("GET", f"/reviews/{rid}")
     assert status == 200 and review["size"] == 5 and review["seed"] == 42 and len(review["items"]) == 5
 
-    name = wait_until(lambda: browser.find_element(By.ID, "rater"), timeout=10, what="the name field")
+    name = wait_until(lambda: browser.find_elements(By.ID, "rater"), timeout=10, what="the name field")[0]
     name.send_keys("ann", Keys.ENTER)
     position = browser.find_element(By.ID, "position")
     wait_until(lambda: position.text == "Item 1 of 5", timeout=10, what="the first item")

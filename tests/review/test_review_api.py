@@ -161,8 +161,24 @@ def test_token_guards_review_routes(tmp_path, sim):
         assert status == 201
         for method, path in [("GET", "/reviews"), ("GET", f"/reviews/{review['id']}"),
                              ("GET", f"/reviews/{review['id']}/rate"), ("GET", f"/reviews/{review['id']}/summary"),
-                             ("GET", f"/reviews/{review['id']}/ratings.csv"), ("GET", "/reviews/static/review.js"),
+                             ("GET", f"/reviews/{review['id']}/ratings.csv"),
                              ("POST", f"/jobs/{job}/reviews")]:
             assert daemon.call(method, path, {"size": 2} if method == "POST" else None, token="")[0] == 401, path
     finally:
         daemon.stop()
+
+
+def test_pages_allow_only_this_origin_and_their_own_script(served):
+    import urllib.request
+
+    daemon, job = served
+    rid = daemon.call("POST", f"/jobs/{job}/reviews", {"size": 2})[1]["id"]
+    for path in ("/reviews", f"/reviews/{rid}/rate"):
+        with urllib.request.urlopen(daemon.base + path, timeout=30) as resp:
+            csp = resp.headers["Content-Security-Policy"]
+            html = resp.read().decode()
+        assert resp.headers["Content-Type"].startswith("text/html")
+        assert "default-src 'none'" in csp and "connect-src 'self'" in csp and "script-src 'sha256-" in csp
+        assert "http" not in csp and "src=" not in html  # no external script, style, font or image
+        assert html.count("<script>") == 1
+    assert 'data-review="' + rid + '"' in html

@@ -73,3 +73,17 @@ def test_sample_is_reproducible_and_independent_of_order():
     assert sample_items(items, 10, seed=8) != first
     assert len({i.id for i in first}) == 10 and sample_items(items, 500, seed=1).__len__() == 50
     assert item_id("a\x00", "b", "") != item_id("a", "\x00b", "")
+
+
+def test_the_example_service_config_has_a_custom_template_and_the_selfbehave_seeds():
+    from pathlib import Path
+
+    from selfinstruct.service.spec import validate_spec
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    settings = load_service_file(examples / "service.toml")
+    assert [c.scale for c in settings["review_templates"]["style"].criteria] == ["1-5", "yes_no"]
+    spec = validate_spec({"backend": "local-vllm", "model": "Qwen/Qwen2.5-7B",
+                          "seed_tasks": "selfbehave_seed_tasks.jsonl"},
+                         backends=settings["backends"], seeds_dir=settings["seeds_dir"])
+    assert spec["seed_tasks"] == "selfbehave_seed_tasks.jsonl"

@@ -1,5 +1,14 @@
-// The review pages' behaviour: create a review, rate items one at a time with the keyboard, show the summary.
-// Our own code, no libraries. Data from the server is only ever set as text (textContent), never as HTML.
+"""The review pages' script: create a review, rate items one at a time with the keyboard, show the summary.
+
+Our own code, no libraries, inlined into the page (the page's Content-Security-Policy
+allows exactly this script, by hash). Data from the server is only ever set as text
+(``textContent``), never as HTML. It reads the page's ``#review-app`` element:
+``data-page`` ("reviews" or "rate") and, on the rate page, ``data-review``.
+"""
+
+__all__ = ["SCRIPT"]
+
+SCRIPT = """
 "use strict";
 
 async function api(method, path, body) {
@@ -71,7 +80,9 @@ function renderSummary(s) {
   addRow("all criteria valid", s.all_valid_rate, s.all_valid_ci, s.items_rated);
   box.append(table);
   const kappas = [["Cohen's kappa", s.cohen_kappa, s.cohen_n, "cohen"]];
-  if (s.fleiss_kappa) kappas.push(["Fleiss' kappa", {"all raters": s.fleiss_kappa}, {"all raters": s.fleiss_n}, "fleiss"]);
+  if (s.fleiss_kappa) {
+    kappas.push(["Fleiss' kappa", {"all raters": s.fleiss_kappa}, {"all raters": s.fleiss_n}, "fleiss"]);
+  }
   for (const [title, byPair, counts, id] of kappas) {
     const pairs = Object.keys(byPair);
     if (!pairs.length) {
@@ -130,7 +141,8 @@ function renderCriteria() {
   state.review.criteria.forEach((c, i) => {
     const row = el("div", {class: "crit" + (i === state.current ? " current" : ""), "data-criterion": c.name});
     row.append(el("span", {class: "q"}, c.question));
-    const choices = c.scale === "yes_no" ? [[true, "Yes (y)"], [false, "No (n)"]] : [1, 2, 3, 4, 5].map((v) => [v, String(v)]);
+    const choices = c.scale === "yes_no" ? [[true, "Yes (y)"], [false, "No (n)"]]
+      : [1, 2, 3, 4, 5].map((v) => [v, String(v)]);
     for (const [value, label] of choices) {
       const b = el("button", {type: "button", "data-value": String(value)}, label);
       if (state.answers[c.name] === value) b.classList.add("on");
@@ -194,8 +206,11 @@ function onKey(event) {
   let handled = true;
   if (c.scale === "yes_no" && (key === "y" || key === "n")) answer(state.current, key === "y");
   else if (c.scale === "1-5" && "12345".includes(key) && key.length === 1) answer(state.current, Number(key));
-  else if (key === "ArrowDown") { state.current = Math.min(state.current + 1, state.review.criteria.length - 1); renderCriteria(); }
-  else if (key === "ArrowUp") { state.current = Math.max(state.current - 1, 0); renderCriteria(); }
+  else if (key === "ArrowDown" || key === "ArrowUp") {
+    const last = state.review.criteria.length - 1;
+    state.current = Math.max(0, Math.min(last, state.current + (key === "ArrowDown" ? 1 : -1)));
+    renderCriteria();
+  }
   else if (key === "Enter" || key === "ArrowRight") saveAndNext();
   else if (key === "ArrowLeft") back();
   else handled = false;
@@ -217,21 +232,28 @@ async function start(rater) {
 }
 
 async function ratePage() {
-  const rid = document.body.dataset.review;
-  state.review = await api("GET", "/reviews/" + encodeURIComponent(rid));
+  // Handlers are attached before the review arrives, so an early Enter never submits the form natively.
+  const loaded = api("GET", "/reviews/" + encodeURIComponent(app.dataset.review)).then((review) => {
+    state.review = review;
+  });
   const form = document.getElementById("rater-form");
   const input = document.getElementById("rater");
   input.value = localStorage.getItem("selfinstruct-rater") || "";
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const name = input.value.trim();
-    if (name) start(name).catch((err) => setStatus(err.message, true));
+    if (name) loaded.then(() => start(name)).catch((err) => setStatus(err.message, true));
   });
   document.getElementById("next").addEventListener("click", saveAndNext);
   document.getElementById("back").addEventListener("click", back);
   document.addEventListener("keydown", onKey);
+  await loaded;
   refreshSummary();
 }
 
-if (document.body.dataset.page === "reviews") listPage();
-if (document.body.dataset.page === "rate") ratePage();
+const app = document.getElementById("review-app");
+if (app.dataset.page === "reviews") listPage();
+if (app.dataset.page === "rate") {
+  ratePage().catch((err) => { document.getElementById("summary").textContent = err.message; });
+}
+"""
