@@ -16,6 +16,10 @@ from service.helpers import free_port, wait_until  # noqa: E402
 
 # The answers the rater types for the 5 items: valid_instruction, appropriate_input, correct_output.
 TYPED = ["yyy", "yyn", "yny", "yyy", "nnn"]
+STYLE = """
+[review_templates.style]
+criteria = [{name = "fluent", question = "Fluent?", scale = "1-5"}, {name = "safe", question = "Safe?"}]
+"""
 
 
 def pct(x):
@@ -27,7 +31,7 @@ def served(tmp_path, sim):
     port = free_port()
     # A page's fetch() sends an Origin header; this daemon allows its own.
     daemon, job = daemon_with_job(tmp_path, sim(latency_ms=1, seed=5).url, port=port,
-                                  config={"allowed_origins": [f"http://127.0.0.1:{port}"]})
+                                  config={"allowed_origins": [f"http://127.0.0.1:{port}"]}, extra_toml=STYLE)
     yield daemon, job
     daemon.stop()
 
@@ -113,6 +117,18 @@ def test_rate_five_items_with_the_keyboard(served, browser):
     wait_until(lambda: position.text == "Item 1 of 5", timeout=10, what="item 1")
     chosen = [b.get_attribute("data-value") for b in browser.find_elements(By.CSS_SELECTOR, "#criteria button.on")]
     assert chosen == ["true", "true", "true"]  # TYPED[0] == "yyy"
+
+    # A 1-5 criterion takes the digit keys; y/n do nothing there.
+    status, styled = daemon.call("POST", f"/jobs/{job}/reviews", {"size": 2, "seed": 1, "template": "style"})
+    assert status == 201
+    browser.get(f"{daemon.base}/reviews/{styled['id']}/rate")
+    wait_until(lambda: browser.find_elements(By.ID, "rater"), timeout=10, what="the rate page")
+    browser.find_element(By.ID, "rater").send_keys(Keys.ENTER)  # the remembered name
+    wait_until(lambda: browser.find_element(By.ID, "position").text == "Item 1 of 2", timeout=10, what="item 1")
+    ActionChains(browser).send_keys("y", "7", "4", "n", Keys.ENTER).perform()
+    wait_until(lambda: browser.find_element(By.ID, "status").text == "Saved item 1.", timeout=10, what="a save")
+    _, body = daemon.call("GET", f"/reviews/{styled['id']}/ratings")
+    assert [(r["rater"], r["answers"]) for r in body["ratings"]] == [("ann", {"fluent": 4, "safe": False})]
 
     # Nothing was fetched from another host: every resource the page loaded is the daemon's.
     urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from selfinstruct.cli import main
-from selfinstruct.review.sampling import read_items, sample_items
+from selfinstruct.review.sampling import read_items, run_items, sample_items
 from selfinstruct.review.stats import summarize
 from selfinstruct.review.table import read_ratings_csv
 from selfinstruct.review.templates import SELFBEHAVE
@@ -114,3 +114,20 @@ def test_generate_accepts_the_selfbehave_seed_file(tmp_path, sim):
     # The seeds' Gherkin scenarios reach the training export, so the file was read as the run's seeds.
     alpaca = json.loads((run / "finetuning" / "alpaca.json").read_text())
     assert sum("gherkin" in row["instruction"].lower() for row in alpaca) == 175
+    # A rating sheet of the run: the generated rows only (the seeds are not reviewed), sampled as the service does.
+    sheet = tmp_path / "sheet.csv"
+    assert main(["review", "sample", str(run), "--size", "3", "--seed", "9", "--out", str(sheet)]) == 0
+    rows = list(csv.DictReader(io.StringIO(sheet.read_text())))
+    assert [r["item"] for r in rows] == [i.id for i in sample_items(run_items(run), 3, 9)]
+    assert not any("gherkin" in r["instruction"].lower() for r in rows)
+
+
+def test_run_items_before_the_first_export(tmp_path):
+    """A running job has no training export yet: its instances file gives the items."""
+    (tmp_path / "machine_generated_instances.jsonl").write_text(
+        json.dumps({"instruction": "Add.", "instances": [{"input": "1 2", "output": "3"},
+                                                        {"input": "2 2", "output": "4"}]}) + "\n"
+        + json.dumps({"instruction": "Greet.", "instances": []}) + "\n")
+    items = run_items(tmp_path)
+    assert [(i.instruction, i.input, i.output) for i in items] == [("Add.", "1 2", "3"), ("Add.", "2 2", "4")]
+    assert run_items(tmp_path / "nothing") == []
