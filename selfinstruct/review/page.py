@@ -1,30 +1,26 @@
 """The review pages' HTML: pick or create a review of a job, and rate its items one at a time.
 
 Server-rendered; the behaviour is our own small script (``script.SCRIPT``), inline.
-Nothing is loaded from another host: no CDN, no web fonts, and the
-Content-Security-Policy lets the browser fetch only from this origin and run only
-that script (by hash). Every value from the data is escaped here, and the script
-only ever sets text, never HTML.
+Nothing is loaded from another host: no CDN, no web fonts (the service sends a
+Content-Security-Policy that lets the browser fetch only from this origin and run
+only that script). Every value from the data is escaped here, and the script only
+ever sets text, never HTML.
 
 Each page is a body (review CSS, markup, and an ``#review-app`` element whose
 ``data-*`` say which page it is) plus the script, so it fits the dashboard's shared
-shell: ``respond(page(title, body, script=SCRIPT))`` of ``service.dashboard.layout``
-replaces ``_document`` and ``respond`` here once both are on one branch.
+shell (``page(title, body, script=SCRIPT)`` of ``service.dashboard.layout``), which
+replaces ``document`` here once both are on one branch.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from aiohttp import web
-
 from selfinstruct.review.script import SCRIPT
 
-__all__ = ["list_page", "rate_page", "respond"]
+__all__ = ["list_page", "rate_page", "document", "SCRIPT"]
 
 _BASE_STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
@@ -52,22 +48,13 @@ def _app(page: str, inner: str, **data: str) -> str:
     return f'{_REVIEW_STYLE}<div id="review-app"{attrs}>{inner}</div>'
 
 
-def _document(title: str, body: str, *, script: str) -> str:
+def document(title: str, body: str) -> str:
+    """A whole HTML page around ``body``, with the review script inline."""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f"<title>{escape(title)}</title><style>{_BASE_STYLE}</style></head>"
             f'<body><header><a href="/">Dashboard</a><a href="/reviews">Reviews</a></header>'
-            f"<main>{body}</main><script>{script}</script></body></html>")
-
-
-def respond(title: str, body: str) -> web.Response:
-    """The page with a CSP that allows this origin only and exactly the review script."""
-    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; connect-src 'self'; "
-           "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-    return web.Response(text=_document(title, body, script=SCRIPT), content_type="text/html", charset="utf-8",
-                        headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
-                                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+            f"<main>{body}</main><script>{SCRIPT}</script></body></html>")
 
 
 def list_page(jobs: Sequence[tuple[str, str, str]], reviews: Iterable[Mapping[str, Any]],

@@ -17,6 +17,8 @@ naming the field.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +26,7 @@ import orjson
 from aiohttp import web
 
 from selfinstruct.errors import SelfInstructError
-from selfinstruct.review.page import list_page, rate_page, respond
+from selfinstruct.review.page import SCRIPT, document, list_page, rate_page
 from selfinstruct.review.sampling import run_items, sample_items
 from selfinstruct.review.stats import Rating, summarize
 from selfinstruct.review.table import ratings_csv, ratings_jsonl
@@ -194,16 +196,26 @@ async def export_jsonl(request: web.Request) -> web.Response:
                             "Content-Disposition": f'attachment; filename="review-{rec.id}-ratings.jsonl"'})
 
 
+def _page(title: str, body: str) -> web.Response:
+    """A review page, with a CSP that allows this origin only and exactly the review script (by hash)."""
+    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; connect-src 'self'; "
+           "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+    return web.Response(text=document(title, body), content_type="text/html", charset="utf-8",
+                        headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+                                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+
+
 async def reviews_page(request: web.Request) -> web.Response:
     manager, store = request.app[_MANAGER], request.app[_REVIEWS]
     jobs = [(rec.id, rec.state, rec.spec.get("model", "")) for rec in manager.store.all()]
     reviews = [_listing(store, rec) for rec in store.all()]
-    return respond("Reviews", list_page(jobs, reviews, sorted(request.app[_TEMPLATES])))
+    return _page("Reviews", list_page(jobs, reviews, sorted(request.app[_TEMPLATES])))
 
 
 async def rate_page_handler(request: web.Request) -> web.Response:
     rec = _review(request)
-    return respond(f"Review {rec.id}", rate_page(rec.id, rec.job, rec.template))
+    return _page(f"Review {rec.id}", rate_page(rec.id, rec.job, rec.template))
 
 
 def add_review_routes(app: web.Application, manager: JobManager,
