@@ -35,6 +35,7 @@ _REVIEW_STYLE = """<style>
 #review-app section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:.8rem 1rem;margin-bottom:1rem}
 #review-app pre{white-space:pre-wrap;word-break:break-word;background:#f2f4f7;padding:.5rem;border-radius:4px;
 margin:.2rem 0 .6rem;max-height:16rem;overflow:auto}
+#review-app pre:empty::before{content:"(empty)";color:#889}
 .crit{display:flex;align-items:center;gap:.6rem;padding:.35rem .4rem;border-radius:4px}
 .crit.current{outline:2px solid #3b6fd8;background:#eef3ff}.crit .q{flex:1}
 .crit button{min-width:2.4rem}.crit button.on{background:#3b6fd8;color:#fff;border-color:#3b6fd8}

@@ -53,6 +53,7 @@ function listPage() {
 // ---------------------------------------------------------------- the rate page
 const state = {review: null, rater: "", index: 0, current: 0, answers: {}, saved: {}};
 
+function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 function pct(x) { return x === null || x === undefined ? "n/a" : (100 * x).toFixed(1) + "%"; }
 function kappa(x) { return x === null || x === undefined ? "n/a" : x.toFixed(3); }
 
@@ -61,7 +62,8 @@ function renderSummary(s) {
   box.replaceChildren();
   const names = state.review.criteria.map((c) => c.name);
   box.append(el("p", {id: "summary-counts"},
-    s.items_rated + " items rated, " + s.ratings + " ratings by " + s.raters.length + " rater(s)" +
+    plural(s.items_rated, "item") + " rated, " + plural(s.ratings, "rating") + " by " +
+    plural(s.raters.length, "rater") +
     (s.raters.length ? ": " + s.raters.join(", ") : "")));
   const table = el("table", {id: "summary-criteria"});
   const head = el("tr");

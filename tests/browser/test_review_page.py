@@ -118,6 +118,13 @@ def test_rate_five_items_with_the_keyboard(served, browser):
     chosen = [b.get_attribute("data-value") for b in browser.find_elements(By.CSS_SELECTOR, "#criteria button.on")]
     assert chosen == ["true", "true", "true"]  # TYPED[0] == "yyy"
 
+    shots = os.environ.get("SELFINSTRUCT_SCREENSHOTS")  # a folder: docs/review.png is made this way
+    if shots:
+        browser.set_window_size(1280, 2000)
+        browser.execute_script("window.scrollTo(0, 0)")
+        browser.save_screenshot(str(Path(shots) / "review.png"))
+        browser.set_window_size(1280, 1600)
+
     # A 1-5 criterion takes the digit keys; y/n do nothing there.
     status, styled = daemon.call("POST", f"/jobs/{job}/reviews", {"size": 2, "seed": 1, "template": "style"})
     assert status == 201
@@ -133,8 +140,3 @@ def test_rate_five_items_with_the_keyboard(served, browser):
     # Nothing was fetched from another host: every resource the page loaded is the daemon's.
     urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert urls and all(u.startswith(daemon.base + "/") for u in urls), urls
-    shots = os.environ.get("SELFINSTRUCT_SCREENSHOTS")  # a folder: docs/review.png is made this way
-    if shots:
-        browser.set_window_size(1280, 2000)
-        browser.execute_script("window.scrollTo(0, 0)")
-        browser.save_screenshot(str(Path(shots) / "review.png"))
