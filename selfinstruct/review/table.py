@@ -17,11 +17,11 @@ from typing import Any
 
 from selfinstruct.errors import InputError
 from selfinstruct.review.stats import Rating
-from selfinstruct.review.templates import Criterion
+from selfinstruct.review.templates import RESERVED, Criterion
 
 __all__ = ["ratings_csv", "ratings_jsonl", "read_ratings_csv", "TEXT_COLUMNS"]
 
-TEXT_COLUMNS = ("review", "item", "rater", "note", "updated", "instruction", "input", "output")
+TEXT_COLUMNS = RESERVED
 _YES = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
 
 

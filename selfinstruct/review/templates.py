@@ -30,12 +30,14 @@ from typing import Any
 
 from selfinstruct.errors import ConfigError
 
-__all__ = ["Criterion", "Template", "BUILTIN", "SCALES", "PASS_AT", "parse_templates", "passes", "check_answers",
-           "AnswerError"]
+__all__ = ["Criterion", "Template", "BUILTIN", "SCALES", "PASS_AT", "RESERVED", "parse_templates", "passes",
+           "check_answers", "AnswerError"]
 
 SCALES = ("yes_no", "1-5")
 PASS_AT = 4  # on the 1-5 scale, 4 and 5 pass
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# The ratings CSV's own columns (selfinstruct.review.table): a criterion of that name could not be read back.
+RESERVED = ("review", "item", "rater", "note", "updated", "instruction", "input", "output")
 
 
 class AnswerError(ValueError):
@@ -101,6 +103,9 @@ def _criterion(raw: Any, where: str) -> Criterion:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"{where}.name must be lower-case letters, digits and '_' (at most 40, starting with a "
                           f"letter), got {name!r}")
+    if name in RESERVED:
+        raise ConfigError(f"{where}.name {name!r} is a column of the ratings CSV; choose another name "
+                          f"(reserved: {', '.join(RESERVED)})")
     if not isinstance(question, str) or not question.strip():
         raise ConfigError(f"{where}.question must be a non-empty string")
     if scale not in SCALES:

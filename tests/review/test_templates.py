@@ -35,6 +35,7 @@ def test_custom_template_from_service_toml(tmp_path):
     ('[review_templates.x]\ncriteria = [{name = "a", question = "q"}, {name = "a", question = "r"}]\n', "unique"),
     ('[review_templates.x]\nquestions = 1\n', "exactly one key"),
     ('review_templates = 3\n', "review_templates must be a table"),
+    ('[review_templates.x]\ncriteria = [{name = "note", question = "q"}]\n', "column of the ratings CSV"),
 ])
 def test_bad_custom_templates_name_file_and_key(tmp_path, toml, needle):
     path = tmp_path / "service.toml"
