@@ -40,6 +40,7 @@ REQUIRED: dict[str, list[str]] = {
     "evaluate": ["--out", "{tmp}/report"],
     "analyze": ["{tmp}/run", "--out", "{tmp}/analysis"],
     "serve": ["--state-dir", "{tmp}/state"],
+    "review": ["summary", "{tmp}/ratings.csv"],
 }
 
 

@@ -8,7 +8,7 @@ help and the two functions that serve it,
     run(args: argparse.Namespace) -> int            # the work; returns the exit code
 
 one module per command family (generate, steps, complete, simulate, dedup,
-train, evaluate, serve). Those modules import only the standard library and our
+train, evaluate, serve, review). Those modules import only the standard library and our
 light modules at top level, so `selfinstruct --help` starts fast; heavy
 libraries (torch, transformers, datasketch, rich, aiohttp) load inside ``run``.
 
@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
-from selfinstruct.cli import complete, dedup, evaluate, generate, serve, simulate, steps, train
+from selfinstruct.cli import complete, dedup, evaluate, generate, review, serve, simulate, steps, train
 from selfinstruct.cli.flags import ConfigHelpFormatter
 from selfinstruct.errors import (
     EXIT_FATAL,
@@ -79,6 +79,8 @@ COMMANDS: list[tuple[str, str, Handlers]] = [
      Handlers(evaluate.add_analyze_arguments, evaluate.run_analyze)),
     ("serve", "long-running generation service with an HTTP job API",
      Handlers(serve.add_serve_arguments, serve.run_serve)),
+    ("review", "manual review figures from a ratings CSV, or a rating sheet of a seeded sample",
+     Handlers(review.add_review_arguments, review.run_review)),
 ]
 
 

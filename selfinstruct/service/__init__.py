@@ -5,12 +5,13 @@ Modules, each with one job:
     backends the operator's backend registry: URLs, key variables, model allow-lists, limits
     states   the job life cycle as pure rules (pause/resume/cancel, how a run ends)
     spec     check a submitted job spec, build its run config on its backend
-    store    the job table in DIR/service.sqlite3
+    store    the job, review and rating tables in DIR/service.sqlite3
     limits   one shared Throttle per backend across jobs
     manager  run jobs as asyncio tasks and record their states
     metrics  Prometheus collector reading live stats at scrape time
     hygiene  which Host, Origin, body size and Content-Type requests may have
     app      HTTP routes and the bearer-token gate
+    reviews  the review routes: samples of a job's data, ratings, summary, exports, review pages
     server   lock, serve, resume, shut down by signal
 
 `selfinstruct serve` itself is selfinstruct/cli/serve.py.

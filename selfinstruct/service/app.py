@@ -32,6 +32,7 @@ from selfinstruct.service.config import DEFAULT_MAX_BODY
 from selfinstruct.service.hygiene import HostPolicy, hygiene_middleware
 from selfinstruct.service.manager import Conflict, JobManager, UnknownJob
 from selfinstruct.service.metrics import build_registry, render
+from selfinstruct.service.reviews import add_review_routes
 from selfinstruct.service.spec import validate_spec
 
 __all__ = ["build_app", "result_path", "BadFileName", "MANAGER"]
@@ -160,7 +161,7 @@ async def job_output(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(manager: JobManager, *, hosts: HostPolicy, token: str | None = None, origins: tuple[str, ...] = (),
-              max_body: int = DEFAULT_MAX_BODY) -> web.Application:
+              max_body: int = DEFAULT_MAX_BODY, review_templates: dict[str, Any] | None = None) -> web.Application:
     middlewares = [hygiene_middleware(hosts, origins=origins, max_body=max_body, reply=_error)]
     if token:
         middlewares.append(_auth_middleware(token))
@@ -175,4 +176,5 @@ def build_app(manager: JobManager, *, hosts: HostPolicy, token: str | None = Non
     app.router.add_get("/jobs/{id}", get_job)
     app.router.add_post("/jobs/{id}/{action:pause|resume|cancel}", job_action)
     app.router.add_get("/jobs/{id}/output", job_output)
+    add_review_routes(app, manager, review_templates)  # /jobs/{id}/reviews, /reviews/*: see service.reviews
     return app

@@ -1,7 +1,8 @@
 """Settings of the generation service: flags, the ``--config`` TOML file, and the rule that an exposed service
 must have a bearer token.
 
-The TOML file holds the backend registry (``[backends.NAME]``, see ``backends``)
+The TOML file holds the backend registry (``[backends.NAME]``, see ``backends``),
+custom review templates (``[review_templates.NAME]``, see ``review.templates``)
 and the service-level settings ``seeds_dir``, ``allowed_origins``,
 ``allowed_hosts`` and ``max_body_bytes``. Command-line flags set the rest.
 """
@@ -19,7 +20,7 @@ from selfinstruct.net import is_loopback_host, is_loopback_url
 __all__ = ["ServiceConfig", "is_loopback_host", "is_loopback_url", "load_service_file", "DEFAULT_MAX_BODY"]
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
-_FILE_KEYS = ("backends", "seeds_dir", "allowed_origins", "allowed_hosts", "max_body_bytes")
+_FILE_KEYS = ("backends", "seeds_dir", "allowed_origins", "allowed_hosts", "max_body_bytes", "review_templates")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +42,8 @@ class ServiceConfig:
     allowed_hosts: tuple[str, ...] = field(default=(), metadata={
         "help": "Host names accepted besides the bound address and loopback ('name' any port, 'name:port' one)"})
     max_body_bytes: int = field(default=DEFAULT_MAX_BODY, metadata={"help": "larger request bodies get 413"})
+    review_templates: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "custom review templates by name ([review_templates.NAME] criteria = [{name, question, scale}])"})
 
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
@@ -101,4 +104,8 @@ def load_service_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{source}: max_body_bytes must be a whole number of bytes from 1024 to 2**40, "
                               f"got {value!r}")
         out["max_body_bytes"] = value
+    if "review_templates" in table:
+        from selfinstruct.review.templates import parse_templates
+
+        out["review_templates"] = parse_templates(table["review_templates"], source=source)
     return out

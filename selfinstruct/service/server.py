@@ -56,7 +56,7 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str],
                          seeds_dir=config.seeds_dir, max_jobs=config.max_jobs, log_interval=config.log_interval)
     hosts = HostPolicy(bound_host=config.host, allowed=config.allowed_hosts, port=config.port or None)
     app = build_app(manager, hosts=hosts, token=config.token, origins=config.allowed_origins,
-                    max_body=config.max_body_bytes)
+                    max_body=config.max_body_bytes, review_templates=config.review_templates)
     runner = web.AppRunner(app, handle_signals=False)
     loop = asyncio.get_running_loop()
     installed: list[int] = []

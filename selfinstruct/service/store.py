@@ -1,4 +1,5 @@
-"""The job table in ``DIR/service.sqlite3``: spec (never a key), state, error, last stats, timestamps.
+"""The service's tables in ``DIR/service.sqlite3``: jobs (spec, never a key; state, error, last stats,
+timestamps) and the manual reviews of their data with the raters' ratings.
 
 Writes happen a handful of times per job (submit, start, pause, end), so they
 run directly on the event loop, each in its own transaction with
@@ -20,7 +21,7 @@ import orjson
 
 from selfinstruct.errors import StorageError
 
-__all__ = ["JobRecord", "JobStore"]
+__all__ = ["JobRecord", "JobStore", "ReviewRecord", "ReviewStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -36,6 +37,26 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE TABLE IF NOT EXISTS reviews (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT NOT NULL UNIQUE,
+    job      TEXT NOT NULL,
+    template TEXT NOT NULL,
+    criteria TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    seed     INTEGER NOT NULL,
+    items    TEXT NOT NULL,
+    created  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ratings (
+    review   TEXT NOT NULL,
+    rater    TEXT NOT NULL,
+    item     TEXT NOT NULL,
+    answers  TEXT NOT NULL,
+    note     TEXT NOT NULL DEFAULT '',
+    updated  REAL NOT NULL,
+    PRIMARY KEY (review, rater, item)
+);
 """
 _COLUMNS = "id, kind, spec, state, error, stats, runs, created, updated"
 
@@ -122,3 +143,75 @@ class JobStore:
         if started:
             sets.append("runs = runs + 1")
         self._execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*params, job_id))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewRecord:
+    id: str
+    job: str
+    template: str
+    criteria: list[dict[str, str]]   # the template's criteria when the review was made (a config edit keeps them)
+    size: int
+    seed: int
+    items: list[dict[str, str]]      # the sampled items themselves: the review outlives changes to the run
+    created: float
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "job": self.job, "template": self.template, "size": self.size, "seed": self.seed,
+                "criteria": self.criteria, "items": self.items, "created": self.created}
+
+
+class ReviewStore:
+    """Reviews and ratings, in the job store's database; each write is its own durable transaction."""
+
+    _COLUMNS = "id, job, template, criteria, size, seed, items, created"
+
+    def __init__(self, jobs: JobStore):
+        self._jobs = jobs
+
+    def add(self, *, job: str, template: str, criteria: list[dict[str, str]], size: int, seed: int,
+            items: list[dict[str, str]]) -> ReviewRecord:
+        rid = secrets.token_hex(6)
+        self._jobs._execute(
+            f"INSERT INTO reviews ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (rid, job, template, orjson.dumps(criteria).decode(), size, seed, orjson.dumps(items).decode(),
+             time.time()))
+        return self.get(rid)  # type: ignore[return-value]
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> ReviewRecord:
+        rid, job, template, criteria, size, seed, items, created = row
+        return ReviewRecord(id=rid, job=job, template=template, criteria=orjson.loads(criteria), size=size,
+                            seed=seed, items=orjson.loads(items), created=created)
+
+    def get(self, review_id: str) -> ReviewRecord | None:
+        rows = self._jobs._execute(f"SELECT {self._COLUMNS} FROM reviews WHERE id = ?", (review_id,))
+        return self._record(rows[0]) if rows else None
+
+    def all(self, *, job: str | None = None) -> list[ReviewRecord]:
+        if job is None:
+            rows = self._jobs._execute(f"SELECT {self._COLUMNS} FROM reviews ORDER BY seq")
+        else:
+            rows = self._jobs._execute(f"SELECT {self._COLUMNS} FROM reviews WHERE job = ? ORDER BY seq", (job,))
+        return [self._record(r) for r in rows]
+
+    def rate(self, review_id: str, *, rater: str, item: str, answers: dict[str, Any], note: str) -> None:
+        """Store one rating; the same rater rating the same item again replaces the earlier answer."""
+        self._jobs._execute(
+            "INSERT INTO ratings (review, rater, item, answers, note, updated) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (review, rater, item) DO UPDATE SET answers = excluded.answers, note = excluded.note, "
+            "updated = excluded.updated",
+            (review_id, rater, item, orjson.dumps(answers).decode(), note, time.time()))
+
+    def ratings(self, review_id: str, *, rater: str | None = None) -> list[dict[str, Any]]:
+        """The review's ratings, oldest first: ``{"rater", "item", "answers", "note", "updated"}``."""
+        sql = "SELECT rater, item, answers, note, updated FROM ratings WHERE review = ?"
+        params: tuple[Any, ...] = (review_id,)
+        if rater is not None:
+            sql, params = sql + " AND rater = ?", (review_id, rater)
+        rows = self._jobs._execute(sql + " ORDER BY updated, rater, item", params)
+        return [{"rater": r, "item": i, "answers": orjson.loads(a), "note": n, "updated": u}
+                for r, i, a, n, u in rows]
+
+    def count(self, review_id: str) -> int:
+        return self._jobs._execute("SELECT COUNT(*) FROM ratings WHERE review = ?", (review_id,))[0][0]
