@@ -85,6 +85,7 @@ class BatchEngine:
                        "items_unfinished": 0, "resumed_batches": 0, "online_tail": 0,
                        "batch_prompt_tokens": 0, "batch_completion_tokens": 0}
         self.stats.extra["batch"] = self.counts
+        self.stats.extra["batches_in_flight"] = []
 
     # -- the contract ------------------------------------------------------------------
     async def call(self, request: Request, *, then: Then = None) -> Response:
@@ -117,9 +118,9 @@ class BatchEngine:
             if self._waiters.get(request.id, (None, None, None))[2] is fut:
                 del self._waiters[request.id]
 
-    def in_flight(self) -> list[dict[str, Any]]:
-        """The open batches as the store has them (ids, status, counts), for a status page."""
-        return [row.to_json() for row in self.store.batches(open_only=True)]
+    def _publish(self) -> None:
+        """Show the open batches (ids, status, counts) in the stats, for progress lines and the service."""
+        self.stats.extra["batches_in_flight"] = [row.to_json() for row in self.store.batches(open_only=True)]
 
     async def aclose(self) -> None:
         tasks = [t for t in (self._driver, *self._tasks) if t is not None]
@@ -239,7 +240,9 @@ class BatchEngine:
                 wait = min(wait * 1.5, self.config.max_poll_interval)
                 batch = await self._api(self.worker.retrieve, batch["id"])
                 await self.store.batch_polled(row.key, batch)
+                self._publish()
             await self._close(row.key, batch)
+            self._publish()
         except RequestNotStarted:
             # Stopping: the batch stays open in the store and the next run polls it again.
             for rid, key in list(self._in_batch.items()):
@@ -271,6 +274,7 @@ class BatchEngine:
                                                                metadata={"selfinstruct_batch": row.key}))
             self.counts["batches"] += 1
         await self.store.batch_created(row.key, batch)
+        self._publish()
         return batch
 
     async def _api(self, fn: Callable[..., Any], *args: Any) -> Any:
