@@ -41,7 +41,7 @@ from selfinstruct.engine.engine import Engine
 from selfinstruct.engine.shutdown import until_stopped
 from selfinstruct.engine.store_batches import BatchRow, ClosedItem
 from selfinstruct.errors import (
-    FatalEndpointError,
+    MalformedResponse,
     RequestFailed,
     RequestNotStarted,
     RetryableError,
@@ -294,49 +294,56 @@ class BatchEngine:
 
     async def _close(self, key: str, batch: dict[str, Any]) -> None:
         """Fetch the output and error files and commit every item's outcome with the batch closed."""
-        status = batch.get("status")
-        if status == "failed":
-            errors = (batch.get("errors") or {}).get("data") or []
-            shown = "; ".join(str(e.get("message")) for e in errors[:3] if isinstance(e, dict))
-            raise FatalEndpointError(f"{self.worker.endpoint_url}/{batch.get('id')}: batch failed validation"
-                                     + (f": {shown}" if shown else ""), endpoint=self.worker.endpoint_url)
-        out_lines = await self._content(batch.get("output_file_id"))
-        err_lines = await self._content(batch.get("error_file_id"))
-        outputs = {line["custom_id"]: line for line in out_lines}
-        errors = {line["custom_id"]: line for line in err_lines}
         items = self.store.batch_items(key)
+        if batch.get("status") == "failed":
+            # The server refused the file as a whole (validation): every item failed once and goes again,
+            # within max_attempts, so a file that can never pass ends as failed requests with this reason.
+            errors = (batch.get("errors") or {}).get("data") or []
+            shown = "; ".join(str(e.get("message")) for e in errors[:3] if isinstance(e, dict)) or "no reason given"
+            lines = {req["id"]: {"custom_id": req["id"], "error": {"code": "batch_failed", "message": shown}}
+                     for req, _ in items}
+        else:
+            lines = {line["custom_id"]: line for line in await self._content(batch.get("error_file_id"))}
+            lines.update((line["custom_id"], line) for line in await self._content(batch.get("output_file_id")))
         prior = self.store.batch_errors([req["id"] for req, _ in items])
         closed: list[ClosedItem] = []
         answers: dict[str, Response] = {}
         late: list[str] = []
-        url = f"{self.worker.api_base}{self._endpoint[3:]}"
-        for req, _ in items:
+        for req, _ in items:   # in the order they were asked: callers derive their records in that order
             rid = req["id"]
-            line = outputs.get(rid) or errors.get(rid)
-            result = (line or {}).get("response") or {}
-            if line is not None and result.get("status_code") == 200 and not line.get("error"):
-                choices, usage, model = parse_body(orjson.dumps(result.get("body")), self.worker.config.endpoint, url)
-                response = Response(choices=choices, usage=usage, model=model)
-                answers[rid] = response
-                waiter = self._waiters.get(rid)
-                then = waiter[1] if waiter is not None else None
-                op = then(response) if then is not None else None
-                if waiter is None:
-                    late.append(rid)
-                closed.append(ClosedItem(rid, "done", response.to_json(), prior.get(rid, 0) + 1, op))
-                self.counts["batch_prompt_tokens"] += int(usage.get("prompt_tokens", 0) or 0)
-                self.counts["batch_completion_tokens"] += int(usage.get("completion_tokens", 0) or 0)
-            elif line is None or (line.get("error") or {}).get("code") in _UNFINISHED_CODES:
+            line = lines.get(rid)
+            if line is None or (line.get("error") or {}).get("code") in _UNFINISHED_CODES:
                 closed.append(ClosedItem(rid, "unfinished"))
-            else:
-                attempts = prior.get(rid, 0) + 1
-                why = _describe(line, url)
+                continue
+            attempts = prior.get(rid, 0) + 1
+            try:
+                response = self._response(line)
+            except MalformedResponse as exc:
+                why = str(exc)
                 closed.append(ClosedItem(rid, "error", attempts=attempts,
                                          failed=why if attempts >= self.retry.max_attempts else None))
+                continue
+            answers[rid] = response
+            waiter = self._waiters.get(rid)
+            if waiter is None:
+                late.append(rid)
+            op = waiter[1](response) if waiter is not None and waiter[1] is not None else None
+            closed.append(ClosedItem(rid, "done", response.to_json(), attempts, op))
+            self.counts["batch_prompt_tokens"] += int(response.usage.get("prompt_tokens", 0) or 0)
+            self.counts["batch_completion_tokens"] += int(response.usage.get("completion_tokens", 0) or 0)
         await self.store.close_batch(key, batch, closed)
-        self._settle(key, closed, answers, late)
+        self._settle(closed, answers, late)
 
-    def _settle(self, key: str, closed: list[ClosedItem], answers: dict[str, Response], late: list[str]) -> None:
+    def _response(self, line: dict[str, Any]) -> Response:
+        """The answer in an output line; MalformedResponse (naming the route and status) for an error line."""
+        url = f"{self.worker.api_base}{self._endpoint[3:]}"
+        result = line.get("response") or {}
+        if result.get("status_code") != 200 or line.get("error"):
+            raise MalformedResponse(_describe(line, url), endpoint=url, status=result.get("status_code"))
+        choices, usage, model = parse_body(orjson.dumps(result.get("body")), self.worker.config.endpoint, url)
+        return Response(choices=choices, usage=usage, model=model)
+
+    def _settle(self, closed: list[ClosedItem], answers: dict[str, Response], late: list[str]) -> None:
         """After the commit: answer the waiting callers, and queue the items that go into a later batch."""
         for item in closed:
             self._in_batch.pop(item.id, None)

@@ -111,3 +111,29 @@ def test_auto_mode_sends_the_failed_tail_online(sim, tmp_path):
     assert set(stats["calls_per_id"]) == failed and stats["requests"] == len(failed)
     run = json.loads((tmp_path / "out.stats.json").read_text())
     assert run["mode"] == "auto" and run["batch"]["online_tail"] == len(failed)
+
+
+def test_a_batch_that_fails_validation_is_closed_and_its_items_go_again(sim, tmp_path):
+    server = sim(batch_seconds=0.1)
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rows = write_requests(inp, 20)
+
+    async def record_a_bad_file() -> None:
+        store = await CheckpointStore(tmp_path / "out.state.sqlite3").open()
+        try:   # lines a server refuses: the wrong url for the batch's endpoint
+            items = [({"id": r["id"], "prompt": r["prompt"]},
+                      json.dumps({"custom_id": r["id"], "method": "POST", "url": "/v1/embeddings",
+                                  "body": {"model": "sim", "input": r["prompt"]}}).encode()) for r in rows]
+            await store.record_batch("/v1/completions", items)
+        finally:
+            await store.close()
+
+    asyncio.run(record_a_bad_file())
+    code, _, err = run_cli(*complete_args(server, inp, out))
+    assert code == 0, err
+    assert sorted(r["id"] for r in read_output(out)) == [r["id"] for r in rows]
+    first, second = server.stats(with_ids=False)["batch"]["submitted"]
+    assert server.sim.batches.batches[first["batch_id"]]["status"] == "failed"
+    assert second["custom_ids"] == first["custom_ids"]
+    run = json.loads((tmp_path / "out.stats.json").read_text())
+    assert run["batch"]["items_error"] == 20 and run["batch"]["items_done"] == 20

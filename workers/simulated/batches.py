@@ -12,7 +12,9 @@ error file (the items drawn to fail, ``batch_p_fail`` each). With
 have not finished by then are ``expired``: the finished items are in the output
 and error files, the unfinished ones in the error file with code
 ``batch_expired``. A cancel stops the batch at once (``cancelled``); its
-unfinished items are in neither file.
+unfinished items are in neither file. A file whose lines do not validate (a
+``url`` other than the batch's endpoint, a repeated custom_id) makes a
+``failed`` batch with ``errors``.
 
 ``stats()`` counts what was submitted (files, batches, items, and each created
 batch's custom_ids in order), so tests can prove that nothing went twice and
@@ -121,12 +123,16 @@ class SimulatedBatches:
             return _error(400, f"unsupported endpoint {endpoint!r}")
         lines = [orjson.loads(line) for line in data.splitlines() if line.strip()]
         ids = [line["custom_id"] for line in lines]
-        if len(set(ids)) != len(ids) or any(line.get("url") != endpoint for line in lines):
-            return _error(400, "custom_id values must be unique and every url must be the batch's endpoint")
+        # Like the real API, a file that does not validate still makes a batch, one that is ``failed``.
+        invalid = [{"code": "invalid_url", "line": n, "message": f"line {n}: url must be {endpoint}"}
+                   for n, line in enumerate(lines, 1) if line.get("url") != endpoint]
+        if len(set(ids)) != len(ids):
+            invalid.append({"code": "duplicate_custom_id", "line": None, "message": "custom_id values must be unique"})
         batch_id = self._next("batch")
         now = time.time()
-        batch = {"id": batch_id, "object": "batch", "endpoint": endpoint, "errors": None, "input_file_id": file_id,
-                 "completion_window": window, "status": "in_progress", "output_file_id": None,
+        batch = {"id": batch_id, "object": "batch", "endpoint": endpoint,
+                 "errors": {"object": "list", "data": invalid} if invalid else None, "input_file_id": file_id,
+                 "completion_window": window, "status": "failed" if invalid else "in_progress", "output_file_id": None,
                  "error_file_id": None, "created_at": int(now), "in_progress_at": int(now),
                  "metadata": body.get("metadata"),
                  "request_counts": {"total": len(lines), "completed": 0, "failed": 0}}
