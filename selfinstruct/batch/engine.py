@@ -350,7 +350,8 @@ class BatchEngine:
             self.counts[f"items_{item.outcome}"] += 1
             waiter = self._waiters.get(item.id)
             if item.outcome == "done":
-                self.stats.done += 1
+                if waiter is not None:   # a caller that comes later finds it in the store (counted there)
+                    self.stats.done += 1
                 if waiter is not None and not waiter[2].done():
                     if item.id in late and waiter[1] is not None:
                         # The caller arrived while the batch was closing: its records commit on their own.

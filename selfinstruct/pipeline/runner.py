@@ -90,6 +90,7 @@ class SelfInstructPipeline:
         self.downstream: collections.deque[tuple[DownstreamStage, str]] = collections.deque()
         self._scheduled: set[str] = set()   # instructions with a stage queued or running
         self.gen_next = 0
+        self.resumed_generation: collections.deque[int] = collections.deque()
         self.gen_in_flight = 0
         self.gen_yield = 3.0                # accepted per answer, running estimate
         self.stalled_answers = 0
@@ -125,9 +126,12 @@ class SelfInstructPipeline:
         state.with_instances.update(data["instruction"] for _, data in store.records("instances"))
         self.sink.restore()
         prefix = InstructionStage.prefix
-        # Ids in a batch still in flight are taken too: that batch answers them, and a new prompt never reuses them.
-        asked = [*store.result_ids(prefix), *store.open_batch_ids(prefix)]
-        self.gen_next = 1 + max((InstructionStage.index(rid) for rid in asked), default=-1)
+        # Batch mode: instruction requests in a batch still in flight are asked again first (the batch answers
+        # them, nothing is resubmitted), and their ids are never reused for a new prompt.
+        in_flight = sorted(InstructionStage.index(rid) for rid in store.open_batch_ids(prefix))
+        self.resumed_generation.extend(in_flight)
+        asked = [InstructionStage.index(rid) for rid in store.result_ids(prefix)] + in_flight
+        self.gen_next = 1 + max(asked, default=-1)
         # Answers committed without their records (a state from before they were committed together).
         for req, resp in store.answers_without_record(prefix, "processed"):
             request = Request.from_json(req)
@@ -192,6 +196,9 @@ class SelfInstructPipeline:
                 stage, instruction = self.downstream.popleft()
                 await self.tasks.spawn(lambda s=stage, i=instruction: self._run_downstream(s, i))
                 continue
+            if self.resumed_generation:
+                await self._spawn_generation(self.resumed_generation.popleft())
+                continue
             if self._may_generate():
                 await self._spawn_generation()
                 continue
@@ -212,9 +219,10 @@ class SelfInstructPipeline:
         cap = self.generation_cap or max(1, self.engine.throttle.config.max_concurrency // 2)
         return self.gen_in_flight < min(wanted, cap)
 
-    async def _spawn_generation(self) -> None:
-        index = self.gen_next
-        self.gen_next += 1
+    async def _spawn_generation(self, index: int | None = None) -> None:
+        if index is None:
+            index = self.gen_next
+            self.gen_next += 1
         ask = self.source.ask(index)   # samples the pool as it is now
         self.gen_in_flight += 1
         try:

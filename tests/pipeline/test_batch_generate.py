@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import time
 
 from tests.engine.conftest import cli
@@ -73,3 +74,8 @@ def test_generate_killed_mid_round_resumes_without_resubmitting(sim, tmp_path):
         if error_file:
             failed |= {json.loads(line)["custom_id"] for line in sim_batches.files[error_file].splitlines()}
     assert server.stats(with_ids=False)["requests"] == 0
+    # The instruction answers of the batch that was in flight at the kill were processed, not dropped.
+    state = sqlite3.connect(run / "state.sqlite3")
+    assert state.execute("SELECT COUNT(*) FROM results WHERE id LIKE 'gen-%' AND status=1 AND id NOT IN "
+                         "(SELECT key FROM records WHERE kind='processed')").fetchone()[0] == 0
+    assert state.execute("SELECT COUNT(*) FROM batches WHERE state != 'closed'").fetchone()[0] == 0
