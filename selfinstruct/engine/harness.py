@@ -24,6 +24,7 @@ interrupted or incomplete, and ``exit_code`` maps that to the exit code.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,10 @@ class RunHarness:
 
             self.batch_engine = BatchEngine(self.engine, BatchWorker(s.endpoint, self._api_key), s.batch)
             self.engine = self.batch_engine
+        elif store.batches(open_only=True):
+            logging.getLogger(__name__).warning(
+                "%s has batches in flight from a batch-mode run; online mode asks their requests again (paid "
+                "twice). Rerun with --mode batch to collect them instead", s.state)
         return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:

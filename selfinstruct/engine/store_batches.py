@@ -61,6 +61,8 @@ class StoreBatches:
 
     submit: Callable[..., asyncio.Future[Any]]
     row_model: str | None
+    _insert_done: Callable[..., bool]      # the result rows, written as put_result/put_failed write them
+    _insert_failed: Callable[..., None]
 
     def _read(self, sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
         raise NotImplementedError  # CheckpointStore provides it
@@ -114,13 +116,12 @@ class StoreBatches:
                 req_blob = requests[item.id]
                 req_hash = request_digest(orjson.loads(req_blob))
                 if item.outcome == "done":
-                    recorded += self._insert_done(conn, item.id, req_blob, orjson.dumps(item.response),  # type: ignore[attr-defined]
+                    recorded += self._insert_done(conn, item.id, req_blob, orjson.dumps(item.response),
                                                   item.attempts, model, req_hash)
                     if item.then is not None:
                         item.then(conn)
                 elif item.failed is not None:
-                    self._insert_failed(conn, item.id, req_blob, item.failed, item.attempts, model,  # type: ignore[attr-defined]
-                                        req_hash)
+                    self._insert_failed(conn, item.id, req_blob, item.failed, item.attempts, model, req_hash)
                 conn.execute("UPDATE batch_items SET outcome=? WHERE custom_id=? AND batch_key=?",
                              (item.outcome, item.id, key))
             conn.execute("UPDATE batches SET state=?, remote=?, counts=?, closed=? WHERE key=?",
