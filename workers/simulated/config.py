@@ -80,6 +80,8 @@ class SimConfig:
         if not 0.0 <= self.batch_p_fail <= 1.0 or (self.batch_expire_after is not None
                                                    and not 0 <= self.batch_expire_after < math.inf):
             raise ConfigError("sim.batch_p_fail must be a probability and sim.batch_expire_after >= 0 seconds")
+        if self.batch_expires is not None and (isinstance(self.batch_expires, bool) or self.batch_expires < 0):
+            raise ConfigError(f"sim.batch_expires must be a count >= 0 or None, got {self.batch_expires!r}")
         if self.max_context is not None and self.max_context < 1:
             raise ConfigError(f"sim.max_context must be a positive integer, got {self.max_context!r}")
         if self.default_max_tokens < 1:
