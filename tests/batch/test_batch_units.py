@@ -110,3 +110,35 @@ async def test_an_unknown_batch_is_a_404_naming_the_route(sim):
     finally:
         await worker.aclose()
     assert err.value.status == 404 and f"GET {server.url}/batches/batch-missing: HTTP 404" in str(err.value)
+
+
+def test_toml_endpoint_mode_and_batch_table_reach_complete_and_generate(tmp_path):
+    from selfinstruct.complete import build_complete_config
+    from selfinstruct.pipeline.config import build_generate_config, table_from_flat
+
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "a", "prompt": "x"}\n')
+    table = {"endpoint": {"api_base": "http://127.0.0.1:9/v1", "model": "m", "mode": "auto"},
+             "batch": {"poll_interval": 5, "window": "48h"},
+             "prices": {"m": {"input": 2.0, "output": 4.0, "batch_output": 1.0}}}
+    config = build_complete_config(table, input_path=inp, output_path=tmp_path / "out.jsonl", source="c.toml")
+    assert (config.batch.mode, config.batch.poll_interval, config.batch.window) == ("auto", 5, "48h")
+    assert config.batch_prices.batch["m"] == (1.0, 1.0)
+    gen = build_generate_config(table, out_dir=tmp_path / "run", source="c.toml")
+    assert gen.batch.mode == "auto" and gen.endpoint.model == "m"
+    flat = table_from_flat({"mode": "batch", "batch_poll_interval": 2.0, "batch_window": "24h"})
+    assert flat == {"endpoint": {"mode": "batch"}, "batch": {"poll_interval": 2.0, "window": "24h"}}
+    with pytest.raises(ConfigError, match=r"c.toml: unknown key 'poll' in \[batch\]"):
+        build_generate_config({**table, "batch": {"poll": 1}}, out_dir=tmp_path / "run", source="c.toml")
+
+
+def test_a_service_job_may_ask_for_batch_mode_and_a_bad_mode_is_refused():
+    from selfinstruct.service.backends import BackendConfig
+    from selfinstruct.service.spec import validate_spec
+
+    backends = {"sim": BackendConfig(name="sim", api_base="http://127.0.0.1:9/v1")}
+    spec = validate_spec({"backend": "sim", "model": "m", "mode": "batch", "batch_poll_interval": 10},
+                         backends=backends)
+    assert spec["mode"] == "batch"
+    with pytest.raises(ConfigError, match="endpoint.mode must be one of online, batch, auto, got 'sometimes'"):
+        validate_spec({"backend": "sim", "model": "m", "mode": "sometimes"}, backends=backends)
