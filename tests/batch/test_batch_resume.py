@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 
 import pytest
@@ -137,3 +138,23 @@ def test_a_batch_that_fails_validation_is_closed_and_its_items_go_again(sim, tmp
     assert second["custom_ids"] == first["custom_ids"]
     run = json.loads((tmp_path / "out.stats.json").read_text())
     assert run["batch"]["items_error"] == 20 and run["batch"]["items_done"] == 20
+
+
+def test_sigterm_leaves_the_batch_in_flight_and_the_rerun_collects_it(sim, tmp_path):
+    server = sim(batch_seconds=2.0)
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rows = write_requests(inp, 50)
+    proc = cli(*complete_args(server, inp, out))
+    deadline = time.monotonic() + 30
+    while not server.stats(with_ids=False)["batch"]["submitted"]:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err                       # interrupted at once, not after the batch
+    assert "rerun the same command to resume" in err
+    code, _, err = run_cli(*complete_args(server, inp, out))
+    assert code == 0, err
+    assert sorted(r["id"] for r in read_output(out)) == [r["id"] for r in rows]
+    assert len(server.stats(with_ids=False)["batch"]["submitted"]) == 1   # collected, not submitted again

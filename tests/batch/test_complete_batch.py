@@ -8,6 +8,8 @@ import signal
 import sqlite3
 import time
 
+import pytest
+
 from tests.engine.conftest import cli, read_output, write_requests
 
 
@@ -30,7 +32,9 @@ def test_thousand_requests_through_batches_alone_with_failed_items_resubmitted(s
     server = sim(batch_seconds=0.2, batch_p_fail=0.03, seed=7)
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     rows = write_requests(inp, 1000, chat_every=0)
-    code, _, err = run_cli(*batch_args(server, inp, out))
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[prices.sim]\ninput = 0.15\noutput = 0.60\n')
+    code, _, err = run_cli(*batch_args(server, inp, out, "--config", str(prices)))
     assert code == 0, err
     got = read_output(out)
     assert sorted(r["id"] for r in got) == [r["id"] for r in rows]          # every id exactly once
@@ -50,10 +54,13 @@ def test_thousand_requests_through_batches_alone_with_failed_items_resubmitted(s
     assert run["done"] == 1000 and run["failed"] == 0
     assert run["batch"]["items_error"] == len(rest)                          # every resubmission had failed
     assert run["batch"]["items_done"] == 1000
+    # Batch tokens at the default half price; the same tokens online would have cost twice as much.
+    assert run["cost_online_usd"] == 0 and run["cost_batch_usd"] > 0
+    assert run["cost_batch_usd"] == pytest.approx(run["cost_online_equivalent_usd"] / 2, abs=2e-6)
 
 
 def test_sigkill_after_the_first_batch_is_created_never_resubmits(sim, tmp_path):
-    server = sim(batch_seconds=1.5, batch_p_fail=0.05, seed=3)
+    server = sim(batch_seconds=1.0, batch_p_fail=0.05, seed=3)
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     rows = write_requests(inp, 200)
     proc = cli(*batch_args(server, inp, out, "--batch-max-requests", "80"))
