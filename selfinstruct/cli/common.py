@@ -33,7 +33,7 @@ from selfinstruct.config import (
 )
 from selfinstruct.errors import ConfigError
 
-__all__ = ["add_endpoint_arguments", "add_limit_arguments", "endpoint_flags", "LIMIT_FLAGS", "read_api_key",
+__all__ = ["add_endpoint_arguments", "add_limit_arguments", "add_batch_arguments", "BATCH_FLAGS", "endpoint_flags", "LIMIT_FLAGS", "read_api_key",
            "read_secret", "hub_offline", "int_flag", "float_flag",
            "RPM", "TPM", "CONCURRENCY", "TIMEOUT", "ATTEMPTS", "SECONDS", "INTERVAL", "COUNT", "SEED"]
 
@@ -120,6 +120,21 @@ LIMIT_FLAGS = [
     ConfigFlag("--max-attempts", "retry.max_attempts", sections.retry, type=ATTEMPTS),
     ConfigFlag("--max-outage", "retry.max_outage", sections.retry, type=TIMEOUT, metavar="SECONDS"),
 ]
+
+
+# Batch mode (selfinstruct.batch): the same flags for every command that can run through the Batch API.
+BATCH_FLAGS = [
+    ConfigFlag("--mode", "endpoint.mode", sections.batch, choices=("online", "batch", "auto")),
+    ConfigFlag("--batch-poll-interval", "batch.poll_interval", sections.batch, type=INTERVAL, metavar="SECONDS"),
+    ConfigFlag("--batch-window", "batch.window", sections.batch, metavar="24h"),
+    ConfigFlag("--batch-max-requests", "batch.max_file_requests", sections.batch, type=int_flag(1, 50_000),
+               metavar="N"),
+]
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser) -> list[ConfigFlag]:
+    add_config_flags(parser.add_argument_group("batch mode"), BATCH_FLAGS)
+    return BATCH_FLAGS
 
 
 def add_endpoint_arguments(parser: argparse.ArgumentParser, *, required: bool = False,

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from selfinstruct.cli import sections
-from selfinstruct.cli.common import INTERVAL, SECONDS, add_endpoint_arguments, add_limit_arguments, read_api_key
+from selfinstruct.cli.common import (INTERVAL, SECONDS, add_batch_arguments, add_endpoint_arguments,
+                                     add_limit_arguments, read_api_key)
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 
 INFERRED_ENDPOINT = "default: chat when the first request has messages, else completions"
@@ -28,11 +29,12 @@ def add_complete_arguments(parser: argparse.ArgumentParser) -> None:
                              'must not be the input, the state or the --config file')
     flags = add_endpoint_arguments(parser, required=True, endpoint_note=INFERRED_ENDPOINT)
     flags += add_limit_arguments(parser)
+    flags += add_batch_arguments(parser)
     parser.set_defaults(_flags=flags)
     parser.add_argument("--state", type=Path, default=None, metavar="PATH",
                         help="SQLite state file (default: OUTPUT.state.sqlite3 next to OUTPUT); rerun to resume")
     parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
-                        help="TOML with [endpoint], [limits], [retry], [prices] tables; flags override it")
+                        help="TOML with [endpoint], [limits], [retry], [prices], [batch] tables; flags override it")
     add_config_flags(parser, RUN_FLAGS)
 
 

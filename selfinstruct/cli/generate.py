@@ -13,6 +13,7 @@ from pathlib import Path
 from selfinstruct.cli import sections
 from selfinstruct.cli.common import COUNT, RPM, SECONDS, SEED, add_endpoint_arguments, add_limit_arguments, float_flag, \
     read_api_key
+from selfinstruct.cli.common import add_batch_arguments
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.config import MAX_SECONDS
 from selfinstruct.runfiles import CLASSIFICATION, FINETUNING, INSTANCES, INSTRUCTIONS, REJECTS, STATS
@@ -30,7 +31,7 @@ GENERATION_FLAGS = [
     ConfigFlag("--drain-timeout", "generation.drain_timeout", sections.generation, type=SECONDS, metavar="SECONDS"),
 ]
 CONFIG_HELP = ("TOML with every setting ([endpoint], [limits], [retry], [generation], [prompt], [filters], "
-               "[dedup], [export], [prices]); flags override it")
+               "[dedup], [export], [prices], [batch]); flags override it")
 
 
 def add_allow_changes_argument(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +43,7 @@ def add_allow_changes_argument(parser: argparse.ArgumentParser) -> None:
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory (rerun to resume)")
     flags = add_endpoint_arguments(parser) + add_limit_arguments(parser)
+    flags += add_batch_arguments(parser)
     group = parser.add_argument_group("generation")
     add_config_flags(group, GENERATION_FLAGS)
     group.add_argument("--config", type=Path, default=None, metavar="FILE.toml", help=CONFIG_HELP)

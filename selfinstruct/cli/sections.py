@@ -132,3 +132,9 @@ def analyze() -> type:
     from selfinstruct.analyze.run import AnalyzeConfig
 
     return AnalyzeConfig
+
+
+def batch() -> type:
+    from selfinstruct.batch import BatchConfig
+
+    return BatchConfig

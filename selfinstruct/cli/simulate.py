@@ -36,6 +36,11 @@ SIM_FLAGS = [
     ConfigFlag("--seed", "sim.seed", sections.sim, type=SEED),
     ConfigFlag("--outage-after", "sim.outage_after", sections.sim, type=SECONDS, metavar="S"),
     ConfigFlag("--outage-seconds", "sim.outage_seconds", sections.sim, type=SECONDS, metavar="D"),
+    # The Files and Batches routes (workers/simulated/batches.py).
+    ConfigFlag("--batch-seconds", "sim.batch_seconds", sections.sim, type=SECONDS, metavar="S"),
+    ConfigFlag("--batch-p-fail", "sim.batch_p_fail", sections.sim, type=PROBABILITY),
+    ConfigFlag("--batch-expire-after", "sim.batch_expire_after", sections.sim, type=SECONDS, metavar="S"),
+    ConfigFlag("--batch-expires", "sim.batch_expires", sections.sim, type=COUNT, metavar="N"),
 ]
 
 

@@ -80,6 +80,10 @@ class CompleteConfig:
     duplicate_ids: str = field(default="error", metadata={
         "help": "an id on more than one input line: 'error' (exit 2 listing them) or "
                 "'first' (keep each id's first line)"})
+    batch: Any = field(default=None, metadata={
+        "help": "Batch API mode and settings (selfinstruct.batch.BatchConfig; None: online)"})
+    batch_prices: Any = field(default=None, metadata={
+        "help": "batch and online prices for the cost split in the stats (selfinstruct.batch.BatchPrices)"})
 
     def __post_init__(self) -> None:
         if self.duplicate_ids not in DUPLICATE_POLICIES:
@@ -126,7 +130,7 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
                            allow_changes=config.allow_changes, synchronous=config.synchronous,
                            drain_timeout=config.drain_timeout, handle_signals=config.handle_signals,
                            label="complete", progress_interval=config.progress_interval,
-                           live_progress=config.live_progress)
+                           live_progress=config.live_progress, batch=config.batch)
     async with RunHarness(settings, api_key=api_key, worker=worker, throttle=throttle) as run:
         store = run.store
         exporter = OutputExporter(store, config.output_path)
@@ -144,6 +148,7 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
         failed_rows = store.failed_rows() if run.healthy else []
         models = store.models() if run.healthy else {}
         changes = fingerprint.history(store) if run.healthy else []
+        batches = [row.to_json() for row in store.batches()] if run.healthy and run.batch_engine else None
     if live.failure is not None:
         raise StorageError(f"{live.failure}; every answer so far is kept in {config.state}: "
                            f"free some space and rerun the same command to resume") from live.failure
@@ -160,9 +165,24 @@ async def complete_async(config: CompleteConfig, *, api_key: str | None = None, 
         snapshot["settings_changes"] = changes
     snapshot["failed_total"] = len(failed_rows)
     snapshot["interrupted"] = interrupted
+    if batches is not None:
+        _batch_stats(snapshot, config, run, batches)
     write_json_atomic(config.stats_path, snapshot)
     return CompleteResult(exit_code=exit_code(interrupted=interrupted, incomplete=bool(failed_rows)),
                           stats=snapshot, failed=len(failed_rows), interrupted=interrupted)
+
+
+def _batch_stats(snapshot: dict[str, Any], config: CompleteConfig, run: RunHarness,
+                 batches: list[dict[str, Any]]) -> None:
+    """Batch mode's part of the stats: every batch with its ids and counts, and the cost split."""
+    from selfinstruct.batch import BatchPrices, cost_fields
+
+    counts = run.batch_engine.counts
+    prices = config.batch_prices or BatchPrices(online=config.prices)
+    costs = cost_fields(prices, config.endpoint.model,
+                        (counts["batch_prompt_tokens"], counts["batch_completion_tokens"]),
+                        (run.stats.prompt_tokens, run.stats.completion_tokens))
+    snapshot.update(costs, mode=config.batch.mode, batches=batches, cost_usd_estimate=costs["cost_total_usd"])
 
 
 def _input_requests(config: CompleteConfig, scan: InputScan) -> Iterator[Request]:
@@ -200,8 +220,12 @@ def build_complete_config(table: dict[str, Any], *, input_path: Path, output_pat
     from selfinstruct.net import split_key_source
     from workers.openai import EndpointConfig
 
-    check_keys(table, {"endpoint", "limits", "retry", "prices"}, source=source)
-    tables = {name: table_of(table, name, source=source) for name in ("endpoint", "limits", "retry", "prices")}
+    from selfinstruct.batch import BatchConfig, BatchPrices, batch_table
+
+    check_keys(table, {"endpoint", "limits", "retry", "prices", "batch"}, source=source)
+    tables = {name: table_of(table, name, source=source)
+              for name in ("endpoint", "limits", "retry", "prices", "batch")}
+    tables["endpoint"], tables["batch"] = batch_table(tables["endpoint"], tables["batch"], source=source)
     _, endpoint = split_key_source(tables["endpoint"])  # the key's variable is the CLI's (selfinstruct.net)
     if endpoint.get("endpoint") is None:
         endpoint["endpoint"] = infer_endpoint(input_path)
@@ -211,4 +235,6 @@ def build_complete_config(table: dict[str, Any], *, input_path: Path, output_pat
         limits=build(LimitsConfig, tables["limits"], source=source, section="limits"),
         retry=build(RetryConfig, tables["retry"], source=source, section="retry"),
         prices=PriceTable.from_table(tables["prices"], source=source),
+        batch=build(BatchConfig, tables["batch"], source=source, section="batch"),
+        batch_prices=BatchPrices.from_table(tables["prices"], source=source),
         **settings)

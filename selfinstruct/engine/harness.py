@@ -24,6 +24,7 @@ interrupted or incomplete, and ``exit_code`` maps that to the exit code.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,7 @@ class RunSettings:
     live_progress: bool | None = None
     prices: PriceTable | None = None
     lock_hint: str = "wait for it to finish, or choose another --out"
+    batch: Any = None               # selfinstruct.batch.BatchConfig: mode batch/auto answers through the Batch API
 
 
 class LiveOutput(Protocol):
@@ -100,6 +102,7 @@ class RunHarness:
         self.stats = stats or EngineStats(model=settings.endpoint.model)
         self.store: CheckpointStore | None = None  # type: ignore[assignment]
         self.engine: Engine | None = None  # type: ignore[assignment]
+        self.batch_engine: Any = None       # selfinstruct.batch.engine.BatchEngine in batch/auto mode
         self._lock: IO[bytes] | None = None
 
     async def __aenter__(self) -> "RunHarness":
@@ -124,12 +127,24 @@ class RunHarness:
             self.worker = OpenAIWorker(s.endpoint, self._api_key, max_connections=s.limits.max_concurrency)
         self.engine = Engine(self.worker, throttle=self.throttle, store=store, retry=s.retry, stats=self.stats,
                              defaults=s.endpoint.defaults, seed=s.seed, stop=self.shutdown.stop)
+        if s.batch is not None and s.batch.batched:  # the Batch API: same contract, the online engine for the tail
+            from selfinstruct.batch.engine import BatchEngine
+            from workers.batch import BatchWorker
+
+            self.batch_engine = BatchEngine(self.engine, BatchWorker(s.endpoint, self._api_key), s.batch)
+            self.engine = self.batch_engine
+        elif store.batches(open_only=True):
+            logging.getLogger(__name__).warning(
+                "%s has batches in flight from a batch-mode run; online mode asks their requests again (paid "
+                "twice). Rerun with --mode batch to collect them instead", s.state)
         return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         store = self.store
         assert store is not None and self._lock is not None
         try:
+            if self.batch_engine is not None:
+                await self.batch_engine.aclose()  # its pollers and its Files/Batches session
             if self._own_worker:
                 await self.worker.aclose()
         finally:
@@ -164,7 +179,10 @@ class RunHarness:
         assert engine is not None and self.store is not None
         # A task lives from spawn to commit, so at most max_concurrency requests are ever
         # uncommitted: that bounds what a crash can cost (re-asked on restart).
-        pool = TaskPool(self.settings.limits.max_concurrency,
+        # Batch mode: every request waits in a batch, so as many wait at once as a batch file holds.
+        batching = self.settings.batch
+        pool = TaskPool(batching.max_file_requests if batching is not None and batching.batched
+                        else self.settings.limits.max_concurrency,
                         on_error=lambda exc: None if isinstance(exc, RequestFailed) else stop.set())
         batch: list[Request] = []
 

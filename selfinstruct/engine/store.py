@@ -17,7 +17,8 @@ Why this shape:
   moment; ``FULL`` also survives power loss, at an fsync per commit.
 
 The tables are in ``store_schema``; the typed reads (``StoreReads``, and
-``read_snapshot`` for a private read-only connection) in ``store_reads``. Callers
+``read_snapshot`` for a private read-only connection) in ``store_reads``; the
+Batch API's records (``StoreBatches``) in ``store_batches``. Callers
 use these methods: no SQL lives outside the store.
 """
 
@@ -36,6 +37,7 @@ from typing import Any
 import orjson
 
 from selfinstruct.engine.fingerprint import request_digest
+from selfinstruct.engine.store_batches import StoreBatches
 from selfinstruct.engine.store_reads import StoreReads
 from selfinstruct.engine.store_schema import ADDED_COLUMNS, DONE, FAILED, SCHEMA
 from selfinstruct.errors import SelfInstructError, StorageError
@@ -58,7 +60,7 @@ class DoneRow:
     done_seq: int
 
 
-class CheckpointStore(StoreReads):
+class CheckpointStore(StoreReads, StoreBatches):
     """The state of one run. Open with ``await store.open()``; close with ``await store.close()``."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", max_batch: int = 1024):
@@ -257,19 +259,26 @@ class CheckpointStore(StoreReads):
         model = self.row_model
 
         def op(conn: sqlite3.Connection) -> Any:
-            row = conn.execute("SELECT status FROM results WHERE id=?", (request_id,)).fetchone()
-            if row is None or row[0] != DONE:
-                conn.execute(
-                    "INSERT INTO results(id, status, request, response, error, attempts, done_seq, model, req_hash)"
-                    " VALUES(?,?,?,?,NULL,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
-                    " request=excluded.request, response=excluded.response, error=NULL,"
-                    " attempts=excluded.attempts, done_seq=excluded.done_seq, model=excluded.model,"
-                    " req_hash=excluded.req_hash",
-                    (request_id, DONE, req_blob, resp_blob, attempts, self._take_done_seq(), model, req_hash),
-                )
+            self._insert_done(conn, request_id, req_blob, resp_blob, attempts, model, req_hash)
             return then(conn) if then is not None else None
 
         return self.submit(op)
+
+    def _insert_done(self, conn: sqlite3.Connection, request_id: str, req_blob: bytes | None, resp_blob: bytes,
+                     attempts: int, model: str | None, req_hash: str | None) -> bool:
+        """Inside an operation: record a done answer unless one is there; True when this one was recorded."""
+        row = conn.execute("SELECT status FROM results WHERE id=?", (request_id,)).fetchone()
+        if row is not None and row[0] == DONE:
+            return False
+        conn.execute(
+            "INSERT INTO results(id, status, request, response, error, attempts, done_seq, model, req_hash)"
+            " VALUES(?,?,?,?,NULL,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
+            " request=excluded.request, response=excluded.response, error=NULL,"
+            " attempts=excluded.attempts, done_seq=excluded.done_seq, model=excluded.model,"
+            " req_hash=excluded.req_hash",
+            (request_id, DONE, req_blob, resp_blob, attempts, self._take_done_seq(), model, req_hash),
+        )
+        return True
 
     def put_failed(self, request_id: str, request: dict[str, Any] | None, error: str, attempts: int) -> asyncio.Future[Any]:
         """Record a request that used up its attempts (never overwrites a done result)."""
@@ -278,16 +287,21 @@ class CheckpointStore(StoreReads):
         model = self.row_model
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO results(id, status, request, response, error, attempts, done_seq, model, req_hash)"
-                " VALUES(?,?,?,NULL,?,?,NULL,?,?)"
-                " ON CONFLICT(id) DO UPDATE SET status=excluded.status, request=excluded.request,"
-                " error=excluded.error, attempts=excluded.attempts, model=excluded.model, req_hash=excluded.req_hash"
-                " WHERE results.status != ?",
-                (request_id, FAILED, req_blob, error, attempts, model, req_hash, DONE),
-            )
+            self._insert_failed(conn, request_id, req_blob, error, attempts, model, req_hash)
 
         return self.submit(op)
+
+    @staticmethod
+    def _insert_failed(conn: sqlite3.Connection, request_id: str, req_blob: bytes | None, error: str, attempts: int,
+                       model: str | None, req_hash: str | None) -> None:
+        conn.execute(
+            "INSERT INTO results(id, status, request, response, error, attempts, done_seq, model, req_hash)"
+            " VALUES(?,?,?,NULL,?,?,NULL,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET status=excluded.status, request=excluded.request,"
+            " error=excluded.error, attempts=excluded.attempts, model=excluded.model, req_hash=excluded.req_hash"
+            " WHERE results.status != ?",
+            (request_id, FAILED, req_blob, error, attempts, model, req_hash, DONE),
+        )
 
     # -- free-form records (pipelines) ------------------------------------------------
     def next_record_seq(self) -> int:

@@ -11,7 +11,8 @@ from selfinstruct.runfiles import STATE
 
 __all__ = ["GenerationConfig", "GenerateConfig", "TOP_LEVEL_TABLES", "FLAT_KEYS", "table_from_flat", "build_generate_config"]
 
-TOP_LEVEL_TABLES = ("endpoint", "limits", "retry", "generation", "prompt", "filters", "dedup", "export", "prices")
+TOP_LEVEL_TABLES = ("endpoint", "limits", "retry", "generation", "prompt", "filters", "dedup", "export", "prices",
+                    "batch")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +65,8 @@ class GenerateConfig:
     dedup: Any = None         # selfinstruct.dedup.DedupConfig
     export: Any = None        # selfinstruct.stages.prepare.PrepareConfig
     prices: Any = None        # selfinstruct.engine.stats.PriceTable
+    batch: Any = None         # selfinstruct.batch.BatchConfig (None: online)
+    batch_prices: Any = None  # selfinstruct.batch.BatchPrices
 
     @property
     def state_path(self) -> Path:
@@ -94,6 +97,10 @@ FLAT_KEYS: dict[str, str] = {
     "include_seed_tasks": "export.include_seed_tasks",
     "max_instances_per_task": "export.max_instances_per_task",
     "threshold": "dedup.threshold",
+    "mode": "endpoint.mode",
+    "batch_poll_interval": "batch.poll_interval",
+    "batch_window": "batch.window",
+    "batch_max_requests": "batch.max_file_requests",
 }
 
 
@@ -122,7 +129,9 @@ def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str =
     check_keys(table, set(TOP_LEVEL_TABLES) | {"out"}, source=source)
     for name in TOP_LEVEL_TABLES:
         table_of(table, name, source=source)
-    ep = dict(table.get("endpoint", {}))
+    from selfinstruct.batch import BatchConfig, BatchPrices, batch_table
+
+    ep, batch = batch_table(table.get("endpoint", {}), table.get("batch", {}), source=source)
     ep.setdefault("endpoint", "completions")
     if "api_base" not in ep or "model" not in ep:
         raise ConfigError(f"{source}: the endpoint needs api_base and model (--api-base, --model)")
@@ -144,4 +153,6 @@ def build_generate_config(table: dict[str, Any], *, out_dir: Path, source: str =
         dedup=build(DedupConfig, table.get("dedup", {}), source=source, section="dedup"),
         export=build(PrepareConfig, table.get("export", {}), source=source, section="export"),
         prices=PriceTable.from_table(table.get("prices", {}), source=source),
+        batch=build(BatchConfig, batch, source=source, section="batch"),
+        batch_prices=BatchPrices.from_table(table.get("prices", {}), source=source),
     )

@@ -93,7 +93,8 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
                            limits=config.limits, retry=config.retry,
                            fingerprint=run_fingerprint(config, seed_path, prompt_cfg), allow_changes=allow_changes,
                            synchronous=gen.synchronous, seed=gen.seed, drain_timeout=gen.drain_timeout,
-                           label="generate", progress_interval=gen.progress_interval, prices=config.prices)
+                           label="generate", progress_interval=gen.progress_interval, prices=config.prices,
+                           batch=config.batch)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     async with RunHarness(settings, api_key=api_key, throttle=throttle, shutdown=shutdown, stats=stats) as run:
         t0 = time.perf_counter()
@@ -104,7 +105,7 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
             dedup=NearDuplicateFilter(config.dedup or DedupConfig()), endpoint=config.endpoint.endpoint,
             target=gen.num_instructions, stages=gen.stages, classification_only=prompt_cfg.classification_only,
             max_instances_per_prompt=gen.max_instances_per_prompt, seed=gen.seed, stall_limit=gen.stall_limit,
-            max_tasks=max(8, 2 * config.limits.max_concurrency))
+            **_task_limits(config))
         live_export = LiveExport(config.state_path, config.out_dir, interval=gen.export_interval,
                                  stop=run.shutdown.stop, snapshot=lambda: stats.snapshot(config.prices), seeds=seeds,
                                  prepare=config.export or PrepareConfig(), seed=gen.seed)
@@ -123,6 +124,8 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
             changes = fingerprint.history(run.store)
             if changes:
                 snapshot["settings_changes"] = changes
+            if run.batch_engine is not None:
+                _batch_stats(snapshot, config, run)
             return snapshot, await live_export.final(snapshot)
 
         outcome, written = await run.drive(lambda: pipeline.run(run.shutdown, gen.drain_timeout), live=live_export,
@@ -131,6 +134,28 @@ async def generate_async(config: GenerateConfig, *, api_key: str | None = None, 
     incomplete = bool(outcome.failed_requests or outcome.stalled or outcome.accepted < gen.num_instructions)
     return GenerateResult(exit_code=exit_code(interrupted=outcome.interrupted, incomplete=incomplete),
                           stats=snapshot, export=export, interrupted=outcome.interrupted, stalled=outcome.stalled)
+
+
+def _task_limits(config: GenerateConfig) -> dict[str, int]:
+    """Online: a bounded window of requests. Batch: a round is as large as the target needs (the pipeline sizes it
+    from the observed yield), so the pool and the generation cap are a batch file's size."""
+    if config.batch is not None and config.batch.batched:
+        size = config.batch.max_file_requests
+        return {"max_tasks": size, "generation_cap": size}
+    return {"max_tasks": max(8, 2 * config.limits.max_concurrency)}
+
+
+def _batch_stats(snapshot: dict[str, Any], config: GenerateConfig, run: Any) -> None:
+    """Batch mode's part of stats.json: every batch with its ids and counts, and the cost split."""
+    from selfinstruct.batch import BatchPrices, cost_fields
+
+    counts = run.batch_engine.counts
+    prices = config.batch_prices or BatchPrices()
+    costs = cost_fields(prices, config.endpoint.model,
+                        (counts["batch_prompt_tokens"], counts["batch_completion_tokens"]),
+                        (run.stats.prompt_tokens, run.stats.completion_tokens))
+    snapshot.update(costs, mode=config.batch.mode, batches=[row.to_json() for row in run.store.batches()],
+                    cost_usd_estimate=costs["cost_total_usd"])
 
 
 async def _import_run_files(pipeline: Any, out_dir: Any) -> None:

@@ -67,13 +67,16 @@ class SelfInstructPipeline:
                  instruction_filter: InstructionFilter, dedup: Any, endpoint: str, target: int,
                  stages: tuple[str, ...] = ("generate", "classify", "instances"), classification_only: bool = False,
                  max_instances_per_prompt: int = 5, seed: int = 42, stall_limit: int = 200,
-                 max_tasks: int = 128):
+                 max_tasks: int = 128, generation_cap: int | None = None):
         self.engine = engine
         self.store = engine.store
         self.seeds = seeds
         self.dedup = dedup
         self.target = target
         self.stall_limit = stall_limit
+        # Instruction requests in flight at most (None: half the endpoint's concurrency). In batch mode one
+        # round's instruction batch is sized by the target alone (see _may_generate).
+        self.generation_cap = generation_cap
         self.state = RunState()
         self.sink = RunSink(engine.store, engine.stats)
         self.source = InstructionStage(self.state, builder, instruction_filter, dedup, target=target, seed=seed)
@@ -87,6 +90,7 @@ class SelfInstructPipeline:
         self.downstream: collections.deque[tuple[DownstreamStage, str]] = collections.deque()
         self._scheduled: set[str] = set()   # instructions with a stage queued or running
         self.gen_next = 0
+        self.resumed_generation: collections.deque[int] = collections.deque()
         self.gen_in_flight = 0
         self.gen_yield = 3.0                # accepted per answer, running estimate
         self.stalled_answers = 0
@@ -122,7 +126,12 @@ class SelfInstructPipeline:
         state.with_instances.update(data["instruction"] for _, data in store.records("instances"))
         self.sink.restore()
         prefix = InstructionStage.prefix
-        self.gen_next = 1 + max((InstructionStage.index(rid) for rid in store.result_ids(prefix)), default=-1)
+        # Batch mode: instruction requests in a batch still in flight are asked again first (the batch answers
+        # them, nothing is resubmitted), and their ids are never reused for a new prompt.
+        in_flight = sorted(InstructionStage.index(rid) for rid in store.open_batch_ids(prefix))
+        self.resumed_generation.extend(in_flight)
+        asked = [InstructionStage.index(rid) for rid in store.result_ids(prefix)] + in_flight
+        self.gen_next = 1 + max(asked, default=-1)
         # Answers committed without their records (a state from before they were committed together).
         for req, resp in store.answers_without_record(prefix, "processed"):
             request = Request.from_json(req)
@@ -187,6 +196,9 @@ class SelfInstructPipeline:
                 stage, instruction = self.downstream.popleft()
                 await self.tasks.spawn(lambda s=stage, i=instruction: self._run_downstream(s, i))
                 continue
+            if self.resumed_generation:
+                await self._spawn_generation(self.resumed_generation.popleft())
+                continue
             if self._may_generate():
                 await self._spawn_generation()
                 continue
@@ -204,12 +216,13 @@ class SelfInstructPipeline:
         # Enough answers in flight to fill the pool at the observed yield, plus a margin,
         # so the run neither idles nor overshoots the target by much.
         wanted = int(missing / max(self.gen_yield, 0.5)) + 2
-        cap = max(1, self.engine.throttle.config.max_concurrency // 2)
+        cap = self.generation_cap or max(1, self.engine.throttle.config.max_concurrency // 2)
         return self.gen_in_flight < min(wanted, cap)
 
-    async def _spawn_generation(self) -> None:
-        index = self.gen_next
-        self.gen_next += 1
+    async def _spawn_generation(self, index: int | None = None) -> None:
+        if index is None:
+            index = self.gen_next
+            self.gen_next += 1
         ask = self.source.ask(index)   # samples the pool as it is now
         self.gen_in_flight += 1
         try:

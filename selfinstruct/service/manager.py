@@ -224,7 +224,9 @@ class JobManager:
                 "progress": progress, "stats": stats, "error": rec.error, "spec": rec.spec, "runs": rec.runs,
                 "created": rec.created, "updated": rec.updated,
                 # Set while the job's endpoint is down (its circuit breaker is open); the job stays running.
-                "endpoint_down_since": stats.get("endpoint_down_since") if job is not None else None}
+                "endpoint_down_since": stats.get("endpoint_down_since") if job is not None else None,
+                # Batch mode: the job's batches still in flight, with their ids and request counts.
+                "batches_in_flight": stats.get("batches_in_flight", []) if job is not None else []}
 
     def run_dir(self, job_id: str) -> Path:
         return self.jobs_dir / self.get(job_id).id

@@ -1,7 +1,7 @@
 """Job specs: check a submitted JSON body, and turn a stored spec plus its backend into a run config.
 
 A spec is the flat settings of ``selfinstruct generate`` (``model``, ``seed``,
-``num_instructions``, ...) plus ``"kind": "generate"`` and ``"backend": NAME``,
+``num_instructions``, ``mode`` = online | batch | auto, ...) plus ``"kind": "generate"`` and ``"backend": NAME``,
 one of the operator's backends. It never holds a URL, a key or the name of a
 key variable: the backend supplies ``api_base``, the key and the limits when
 the job starts, so a client cannot point the service's secrets anywhere.
@@ -32,8 +32,8 @@ SOURCE = "job spec"
 
 _INTS = ("num_instructions", "max_attempts", "seed", "stall_limit", "num_prompt_instructions",
          "num_machine_instructions", "max_instances_per_task")
-_NUMBERS = ("timeout", "drain_timeout", "threshold")
-_STRINGS = ("model", "endpoint")
+_NUMBERS = ("timeout", "drain_timeout", "threshold", "batch_poll_interval")
+_STRINGS = ("model", "endpoint", "mode", "batch_window")
 _BOOLS = ("classification_only", "include_seed_tasks")
 _BACKEND_LIMITS = ("rpm", "tpm", "max_concurrency")
 # Anything that could carry a destination or a secret. Matching is on the lower-cased name, '-' read as '_'.

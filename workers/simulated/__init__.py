@@ -3,7 +3,8 @@
 Routes: ``POST /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``,
 ``GET /_sim/stats`` (``?ids=0`` leaves out ``calls_per_id``), ``POST /_sim/reset`` and
 ``POST /_sim/outage`` (``{"seconds": D, "after": S}``: 503 to every completion call for D
-seconds, starting S seconds from now; ``{"seconds": 0}`` ends an outage).
+seconds, starting S seconds from now; ``{"seconds": 0}`` ends an outage), and the Files and
+Batches routes of ``workers.simulated.batches`` (``/v1/files``, ``/v1/batches``).
 
 The stats JSON::
 
@@ -15,7 +16,9 @@ The stats JSON::
      "uptime_s": 12.5,
      "outage": {"active": false, "calls": 0},   # calls answered 503 by an outage
      "arrival_times": [...],               # only with record_arrivals: time.monotonic() per call
-     "calls_per_id": {"<X-Client-Request-Id>": 1, ...}}
+     "calls_per_id": {"<X-Client-Request-Id>": 1, ...},
+     "batch": {"files": 3, "batches": 1, "items": 100,   # the Batch API: never counted in "requests"
+               "submitted": [{"batch_id": ..., "file_id": ..., "custom_ids": [...]}], "statuses": {...}}}
 """
 
 from workers.simulated.config import SimConfig

@@ -44,12 +44,19 @@ class SimConfig:
     outage_seconds: float = field(default=0.0, metadata={"help": "how long the outage lasts"})
     record_arrivals: bool = field(default=False, metadata={
         "help": "keep the arrival time (time.monotonic()) of every completion call, shown by /_sim/stats"})
+    batch_seconds: float = field(default=0.0, metadata={
+        "help": "Batch API: seconds a batch takes from creation to completed (its items finish evenly)"})
+    batch_p_fail: float = field(default=0.0, metadata={"help": "Batch API: probability an item lands in the error file"})
+    batch_expire_after: float | None = field(default=None, metadata={
+        "help": "Batch API: seconds after which an unfinished batch expires, keeping its finished items (None: never)"})
+    batch_expires: int | None = field(default=None, metadata={
+        "help": "Batch API: how many batches (the first ones created) may expire (None: every one)"})
 
     def __post_init__(self) -> None:
         if self.latency_dist not in LATENCY_DISTRIBUTIONS:
             raise ConfigError(f"sim.latency_dist must be one of {LATENCY_DISTRIBUTIONS}, got {self.latency_dist!r}")
         for name in ("latency_ms", "latency_jitter_ms", "latency_sigma", "ms_per_token", "hang_seconds",
-                     "outage_seconds"):
+                     "outage_seconds", "batch_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"sim.{name} must be a non-negative number, got {value!r}")
@@ -70,6 +77,11 @@ class SimConfig:
             total += value
         if total > 1.0 + 1e-9:
             raise ConfigError(f"sim fault probabilities add up to {total:g} > 1")
+        if not 0.0 <= self.batch_p_fail <= 1.0 or (self.batch_expire_after is not None
+                                                   and not 0 <= self.batch_expire_after < math.inf):
+            raise ConfigError("sim.batch_p_fail must be a probability and sim.batch_expire_after >= 0 seconds")
+        if self.batch_expires is not None and (isinstance(self.batch_expires, bool) or self.batch_expires < 0):
+            raise ConfigError(f"sim.batch_expires must be a count >= 0 or None, got {self.batch_expires!r}")
         if self.max_context is not None and self.max_context < 1:
             raise ConfigError(f"sim.max_context must be a positive integer, got {self.max_context!r}")
         if self.default_max_tokens < 1:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from workers.simulated.batches import SimulatedBatches
 from workers.simulated.config import SimConfig
 from workers.simulated.limits import RateLimiter
 from workers.simulated.lm import answer, count_tokens
@@ -71,6 +72,7 @@ class SimulatedEndpoint:
         self._runner: web.AppRunner | None = None
         self.url: str | None = None
         self._faulty = any(getattr(self.config, p) for p in ("p_500", "p_503", "p_drop", "p_hang", "p_malformed"))
+        self.batches = SimulatedBatches(self.config, _prompt_text)  # the Files and Batches routes
         self._reset()
 
     def _reset(self) -> None:
@@ -89,6 +91,7 @@ class SimulatedEndpoint:
         self._started = time.monotonic()
         self._outage_calls = 0
         self._arrivals: list[float] = []
+        self.batches.reset()
         if cfg.outage_after is not None and cfg.outage_seconds > 0:
             self._outage = (self._started + cfg.outage_after, self._started + cfg.outage_after + cfg.outage_seconds)
         else:
@@ -109,6 +112,7 @@ class SimulatedEndpoint:
         app.router.add_get("/_sim/stats", self._stats_handler)
         app.router.add_post("/_sim/reset", self._reset_handler)
         app.router.add_post("/_sim/outage", self._outage_handler)
+        self.batches.register(app)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -156,6 +160,7 @@ class SimulatedEndpoint:
             out["arrival_times"] = list(self._arrivals)
         if with_ids:
             out["calls_per_id"] = dict(self._calls)
+        out["batch"] = self.batches.stats()
         return out
 
     async def _stats_handler(self, request: web.Request) -> web.Response:
