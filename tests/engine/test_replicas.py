@@ -106,6 +106,7 @@ def test_complete_spreads_requests_over_repeated_api_base(sim, tmp_path):
     assert stats["calls"] == sum(r["calls"] for r in per.values())
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 async def test_a_killed_replica_is_drained_and_the_survivors_answer_everything_once(sim, tmp_path):
     servers = [sim(latency_ms=20, seed=i) for i in range(3)]

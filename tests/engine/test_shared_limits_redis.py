@@ -22,6 +22,8 @@ from .conftest import cli, read_output, write_requests
 
 WARNING = "shared limits: Redis at"
 
+pytestmark = pytest.mark.redis
+
 
 async def test_the_budget_is_one_schedule_for_every_process_on_the_account(redis_server):
     # Two clients (as two processes would be) on one account at 600 RPM: their slots interleave 0.1 s apart.
@@ -120,6 +122,7 @@ def _finish(procs, outs, n):
     return errs
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_two_processes_sharing_redis_stay_under_the_account_limit(sim, redis_server, tmp_path):
     # True limit 3,000 RPM with one second of burst; each process is told the account's 3,000 RPM.

@@ -19,6 +19,7 @@ KEY_A = "sk-replica-a-0123456789"
 KEY_B = "sk-replica-b-9876543210"
 
 
+@pytest.mark.redis
 @pytest.mark.timeout(180)
 def test_a_backend_with_replicas_uses_each_with_its_own_key_and_shares_limits_in_redis(daemon_factory, redis_server,
                                                                                        tmp_path):
