@@ -17,6 +17,11 @@
    backoff or a probe, and any request not yet begun, raises
    ``RequestNotStarted`` and stays uncommitted. Requests on the wire finish.
 
+With several replicas (``replicas.py``) each attempt goes to the replica
+``replicas.choose`` picks, through that replica's own breaker and throttle; a
+retry avoids the replica the last attempt failed on, and the run stops on an
+outage only when every replica has given up.
+
 Callers decide the concurrency (how many ``call``s run at once); see
 ``TaskPool`` for the bounded-task pattern used by the run harness and the pipeline.
 ``defaults`` are the endpoint's default request parameters: each request's

@@ -9,7 +9,10 @@ Entering takes the state's lock (one writer per state, ``runlock``), opens the
 store, checks the run's fingerprint (``fingerprint``), and builds the worker,
 the throttle, the ``Shutdown`` and the ``Engine``. A caller may hand in its
 own throttle (the service shares one per backend), shutdown (the service stops
-jobs itself) and stats; what the harness built it also closes.
+jobs itself) and stats; what the harness built it also closes. With replicas
+(``endpoint.replicas``) it builds one worker and one throttle per replica, each
+with the replica's own key and limits, and with ``limits.redis_url`` its
+throttles take their budget from Redis (``redis_limits``).
 
 ``ask`` is the plain body: each request not answered yet, bounded by
 ``max_concurrency``, then the drain. ``drive`` runs the caller's body with signal handlers installed, the progress

@@ -138,6 +138,9 @@ class EngineStats:
             f"retries {s['retries']}",
             f"window {s['concurrency_window']}",
         ]
+        if "replicas" in s:
+            up = sum(1 for r in s["replicas"].values() if r["up"])
+            parts.append(f"replicas {up}/{len(s['replicas'])} up")
         if s["eta_s"] is not None:
             parts.append(f"eta {s['eta_s']:.0f}s")
         if s["cost_usd_estimate"] is not None:

@@ -11,6 +11,11 @@ Order of the waits, and why:
    are never wasted on a request that then waits for a slot);
 3. the adaptive pacer, then aiolimiter's leaky bucket at the configured RPM (a hard
    ceiling that the adaptive rate cannot exceed), then the TPM bucket.
+
+With ``[limits] redis_url`` the account's budget lives in Redis instead
+(``redis_limits``): step 3 becomes one reservation there, shared by every
+process on the account, and the local buckets (at ``redis_fallback_fraction``)
+pace only while Redis is unreachable. The concurrency window stays local.
 """
 
 from __future__ import annotations
