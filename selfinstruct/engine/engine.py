@@ -182,7 +182,10 @@ class Engine:
                         self._retire(r, now)
             live = [r for r in self.replicas if r.give_up is None]
             if not live:
-                raise self.replicas[-1].give_up if len(self.replicas) == 1 else self._all_gone()
+                if len(self.replicas) == 1:   # a fresh error for each caller, as before replicas
+                    only = self.replicas[0]
+                    raise self._give_up_error(only, only.breaker.give_up(now), now)
+                raise self._all_gone()
             picked = choose(live, avoid)
             if picked is not None:
                 return picked, False

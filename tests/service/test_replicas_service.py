@@ -57,3 +57,31 @@ def test_a_backend_with_replicas_uses_each_with_its_own_key_and_shares_limits_in
         assert len(keys) == 2 and any(a.url in k for k in keys) and any(b.url in k for k in keys)
         assert not any(KEY_A in k or KEY_B in k for k in keys)
     assert KEY_A not in d.log and KEY_B not in d.log
+
+
+def test_service_config_checks_replicas_and_shared_limits(tmp_path):
+    from selfinstruct.errors import ConfigError
+    from selfinstruct.service.backends import backend_key
+    from selfinstruct.service.config import load_service_file
+
+    path = tmp_path / "service.toml"
+    path.write_text('[limits]\nredis_url = "redis://127.0.0.1:6379/0"\nredis_fallback_fraction = 0.25\n\n'
+                    '[backends.pool]\napi_base = "http://127.0.0.1:1/v1"\napi_key_env = "POOL_KEY"\n\n'
+                    '[[backends.pool.replicas]]\napi_base = "http://127.0.0.1:1/v1"\n\n'
+                    '[[backends.pool.replicas]]\napi_base = "http://127.0.0.1:2/v1"\napi_key_env = "OTHER_KEY"\n')
+    settings = load_service_file(path)
+    assert settings["limits"].redis_fallback_fraction == 0.25
+    pool = settings["backends"]["pool"]
+    # each replica's key from its own variable, else the backend's; nothing else is read
+    assert backend_key(pool, {"POOL_KEY": "k1", "OTHER_KEY": "k2", "UNRELATED": "x"}) == ("k1", "k2")
+    with pytest.raises(ConfigError, match="OTHER_KEY|not set"):
+        backend_key(pool, {"POOL_KEY": "k1"})
+    for bad, message in [
+        ('[limits]\nrpm = 5\n', "unknown key 'rpm' in \\[limits\\]"),
+        ('[limits]\nredis_url = "http://x"\n', "redis://"),
+        ('[backends.p]\napi_base = "http://127.0.0.1:9/v1"\n[[backends.p.replicas]]\napi_base = "http://127.0.0.1:1/v1"\n',
+         "api_base must be one of its replicas"),
+    ]:
+        path.write_text(bad)
+        with pytest.raises(ConfigError, match=message):
+            load_service_file(path)
