@@ -54,6 +54,9 @@ class EndpointConfig:
     connect_timeout: float = field(default=10.0, metadata={"help": "seconds to open a connection"})
     request_timeout: float = field(default=600.0,
                                    metadata={"help": "seconds a whole call may take when the caller gives none"})
+    replicas: tuple[Any, ...] = field(default=(), metadata={
+        "help": "backends serving the same model ([[endpoint.replicas]] with api_base, api_key_env, rpm, tpm, "
+                "max_concurrency); requests go to the least loaded healthy one. api_base must be one of them"})
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_base, str) or not self.api_base.startswith(("http://", "https://")):
@@ -74,6 +77,14 @@ class EndpointConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 < value <= 86_400:
                 raise ConfigError(f"endpoint.{name} must be a positive number of seconds up to 86400, got {value!r}")
+        if self.replicas:
+            from selfinstruct.engine.replicas import parse_replicas
+
+            replicas = parse_replicas(self.replicas)
+            object.__setattr__(self, "replicas", replicas)   # tables from TOML become ReplicaConfig values
+            if self.api_base not in {r.api_base for r in replicas}:
+                raise ConfigError(f"endpoint.api_base {self.api_base!r} must be one of endpoint.replicas' api_base "
+                                  f"(it names the run's endpoint; requests go to every replica)")
 
     @property
     def url(self) -> str:

@@ -33,7 +33,8 @@ from selfinstruct.config import (
 )
 from selfinstruct.errors import ConfigError
 
-__all__ = ["add_endpoint_arguments", "add_limit_arguments", "add_batch_arguments", "BATCH_FLAGS", "endpoint_flags", "LIMIT_FLAGS", "read_api_key",
+__all__ = ["add_endpoint_arguments", "add_limit_arguments", "add_batch_arguments", "BATCH_FLAGS", "endpoint_flags",
+           "LIMIT_FLAGS", "read_api_key", "read_api_keys", "replica_overrides",
            "read_secret", "hub_offline", "int_flag", "float_flag",
            "RPM", "TPM", "CONCURRENCY", "TIMEOUT", "ATTEMPTS", "SECONDS", "INTERVAL", "COUNT", "SEED"]
 
@@ -102,8 +103,9 @@ SEED = int_flag(0, MAX_SEED)
 
 def endpoint_flags(*, required: bool = False, endpoint_note: str = "") -> list[ConfigFlag]:
     return [
-        ConfigFlag("--api-base", "endpoint.api_base", sections.endpoint, required=required,
-                   note="e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1"),
+        ConfigFlag("--api-base", "endpoint.api_base", sections.endpoint, required=required, repeat=True,
+                   note="e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1; repeat it for replicas of "
+                        "one model (each gets --rpm, --tpm and --max-concurrency of its own)"),
         ConfigFlag("--model", "endpoint.model", sections.endpoint, required=required),
         ConfigFlag("--endpoint", "endpoint.endpoint", sections.endpoint, choices=("chat", "completions"),
                    note=endpoint_note, show_default=not endpoint_note),
@@ -119,6 +121,7 @@ LIMIT_FLAGS = [
     ConfigFlag("--timeout", "retry.timeout", sections.retry, type=TIMEOUT),
     ConfigFlag("--max-attempts", "retry.max_attempts", sections.retry, type=ATTEMPTS),
     ConfigFlag("--max-outage", "retry.max_outage", sections.retry, type=TIMEOUT, metavar="SECONDS"),
+    ConfigFlag("--limits-redis", "limits.redis_url", sections.limits, metavar="redis://HOST:PORT/DB"),
 ]
 
 
@@ -135,6 +138,26 @@ BATCH_FLAGS = [
 def add_batch_arguments(parser: argparse.ArgumentParser) -> list[ConfigFlag]:
     add_config_flags(parser.add_argument_group("batch mode"), BATCH_FLAGS)
     return BATCH_FLAGS
+
+
+def replica_overrides(dotted: dict) -> dict:
+    """``--api-base`` given once sets ``endpoint.api_base``; given several times, the first names the run's
+    endpoint and all of them become ``endpoint.replicas`` (each with the run's limits)."""
+    bases = dotted.get("endpoint.api_base")
+    if not isinstance(bases, list):
+        return dotted
+    out = dict(dotted, **{"endpoint.api_base": bases[0]})
+    if len(bases) > 1:
+        out["endpoint.replicas"] = [{"api_base": base} for base in bases]
+    return out
+
+
+def read_api_keys(env_name: str, endpoint) -> str | None | tuple[str | None, ...]:
+    """The endpoint's key, or with replicas one key per replica, each from its own ``api_key_env`` (else
+    ``env_name``) and checked against its own ``api_base`` (``read_api_key``)."""
+    if not endpoint.replicas:
+        return read_api_key(env_name, endpoint.api_base)
+    return tuple(read_api_key(r.api_key_env or env_name, r.api_base) for r in endpoint.replicas)
 
 
 def add_endpoint_arguments(parser: argparse.ArgumentParser, *, required: bool = False,

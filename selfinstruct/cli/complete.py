@@ -8,7 +8,7 @@ from pathlib import Path
 
 from selfinstruct.cli import sections
 from selfinstruct.cli.common import (INTERVAL, SECONDS, add_batch_arguments, add_endpoint_arguments,
-                                     add_limit_arguments, read_api_key)
+                                     add_limit_arguments, read_api_keys, replica_overrides)
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 
 INFERRED_ENDPOINT = "default: chat when the first request has messages, else completions"
@@ -48,12 +48,13 @@ def run_complete(args: argparse.Namespace) -> int:
         refuse_overlaps({"output": args.out, **({"state file": args.state} if args.state else {})},
                         {"config file": args.config})
     source = str(args.config) if args.config else "<flags>"
-    table = with_overrides(load_toml(args.config), dotted_overrides(args, args._flags), source=source)
+    flags = replica_overrides(dotted_overrides(args, args._flags))
+    table = with_overrides(load_toml(args.config), flags, source=source)
     settings = table_from_dotted(dotted_overrides(args, RUN_FLAGS)).get("complete", {})  # unset: field defaults
     config = build_complete_config(
         table, input_path=args.input, output_path=args.out, source=source, state_path=args.state, **settings)
     key_env, _ = split_key_source(table.get("endpoint", {}))
-    api_key = read_api_key(key_env, config.endpoint.api_base)
+    api_key = read_api_keys(key_env, config.endpoint)
     result = complete(config, api_key=api_key)
     s = result.stats
     print(f"complete: {s['done']} done ({s['cached']} from state), {result.failed} failed, "

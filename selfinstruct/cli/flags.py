@@ -41,6 +41,7 @@ class ConfigFlag:
     required: bool = False
     note: str = ""                       # what the flag adds to the field's help
     show_default: bool = True            # False where the command picks its own default (said in ``note``)
+    repeat: bool = False                 # may be given several times: the value is the list of them
 
     @property
     def key(self) -> str:
@@ -57,6 +58,8 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, flags: Iterable[Conf
         kwargs: dict[str, Any] = {"dest": flag.name, "default": None, "help": flag.note or f"({flag.target})"}
         if flag.const is not None:
             kwargs.update(action="store_const", const=flag.const)
+        elif flag.repeat:
+            kwargs.update(action="append", type=flag.type, metavar=flag.metavar, required=flag.required)
         else:
             kwargs.update(type=flag.type, metavar=flag.metavar, choices=flag.choices, required=flag.required,
                           nargs=flag.nargs)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from selfinstruct.cli import sections
 from selfinstruct.cli.common import COUNT, RPM, SECONDS, SEED, add_endpoint_arguments, add_limit_arguments, float_flag, \
-    read_api_key
+    read_api_keys, replica_overrides
 from selfinstruct.cli.common import add_batch_arguments
 from selfinstruct.cli.flags import ConfigFlag, add_config_flags, dotted_overrides
 from selfinstruct.config import MAX_SECONDS
@@ -57,7 +57,7 @@ def _table(args: argparse.Namespace, extra_table: dict | None) -> dict:
 
     source = str(args.config) if args.config else "<flags>"
     table = merge(load_toml(args.config), extra_table or {})
-    return with_overrides(table, dotted_overrides(args, args._flags), source=source)
+    return with_overrides(table, replica_overrides(dotted_overrides(args, args._flags)), source=source)
 
 
 def config_from_args(args: argparse.Namespace, *, extra_table: dict | None = None):
@@ -73,12 +73,12 @@ def config_from_args(args: argparse.Namespace, *, extra_table: dict | None = Non
     return build_generate_config(table, out_dir=args.out, source=source)
 
 
-def api_key_from_args(args: argparse.Namespace, config) -> str | None:
+def api_key_from_args(args: argparse.Namespace, config) -> str | None | tuple[str | None, ...]:
     """The key, read here, at the edge, from the variable --api-key-env or [endpoint] api_key_env names."""
     from selfinstruct.net import split_key_source
 
     key_env, _ = split_key_source(_table(args, None).get("endpoint", {}))
-    return read_api_key(key_env, config.endpoint.api_base)
+    return read_api_keys(key_env, config.endpoint)
 
 
 def report(result, out: Path) -> None:

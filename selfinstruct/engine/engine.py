@@ -17,6 +17,11 @@
    backoff or a probe, and any request not yet begun, raises
    ``RequestNotStarted`` and stays uncommitted. Requests on the wire finish.
 
+With several replicas (``replicas.py``) each attempt goes to the replica
+``replicas.choose`` picks, through that replica's own breaker and throttle; a
+retry avoids the replica the last attempt failed on, and the run stops on an
+outage only when every replica has given up.
+
 Callers decide the concurrency (how many ``call``s run at once); see
 ``TaskPool`` for the bounded-task pattern used by the run harness and the pipeline.
 ``defaults`` are the endpoint's default request parameters: each request's
@@ -32,13 +37,15 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from selfinstruct.engine.breaker import Admit, BreakerConfig, CircuitBreaker, GiveUp, is_outage
+from selfinstruct.engine.replicas import Replica, choose
 from selfinstruct.engine.retry import RetryConfig, make_retrying
 from selfinstruct.engine.shutdown import until_stopped
 from selfinstruct.engine.stats import EngineStats
+from selfinstruct.engine.taskpool import TaskPool
 from selfinstruct.engine.store import CheckpointStore
 from selfinstruct.engine.throttle import Permit, Throttle
 from selfinstruct.errors import (
@@ -62,19 +69,24 @@ class Engine:
     def __init__(self, worker: Worker, *, throttle: Throttle, store: CheckpointStore,
                  retry: RetryConfig | None = None, stats: EngineStats | None = None,
                  defaults: Mapping[str, Any] | None = None, seed: int | None = None,
-                 stop: asyncio.Event | None = None, breaker: BreakerConfig | None = None):
-        self.worker = worker
-        self.throttle = throttle
+                 stop: asyncio.Event | None = None, breaker: BreakerConfig | None = None,
+                 replicas: Sequence[tuple[str, Worker, Throttle]] | None = None):
         self.store = store
         self.retry = retry or RetryConfig()
         self.stats = stats or EngineStats()
         self.defaults = dict(defaults or {})
         self.stop = stop
         self._rng = random.Random(seed)
-        self.breaker = CircuitBreaker(breaker or BreakerConfig(max_outage=self.retry.max_outage),
-                                      rng=random.Random(seed))
+        breaker_config = breaker or BreakerConfig(max_outage=self.retry.max_outage)
+        # One replica unless the run lists several (replicas.py); each has its own throttle and breaker.
+        routes = list(replicas) if replicas else [(worker.endpoint_url, worker, throttle)]
+        self.replicas = [Replica(label, w, t, CircuitBreaker(breaker_config, rng=random.Random(seed)))
+                         for label, w, t in routes]
+        first = self.replicas[0]
+        self.worker, self.throttle, self.breaker = first.worker, first.throttle, first.breaker
+        if len(self.replicas) > 1:
+            self.stats.replicas = {r.label: r for r in self.replicas}
         self._breaker_changed = asyncio.Event()
-        self._last_outage: BaseException | None = None
         self.not_started = 0   # calls that ended unsent because of ``stop``
 
     async def call(self, request: Request, *, then: Callable[[Response], Callable | None] | None = None) -> Response:
@@ -109,7 +121,7 @@ class Engine:
         sent = dataclasses.replace(request, params=params)
         n = int(params.get("n") or 1)
         # attempts: the ones that count against max_attempts; excused: the last failure was the outage's
-        state = {"max_tokens": int(params["max_tokens"]), "attempts": 0, "excused": 0}
+        state: dict[str, Any] = {"max_tokens": int(params["max_tokens"]), "attempts": 0, "excused": 0, "avoid": None}
         prompt_chars = _prompt_chars(request)
         last_error: BaseException | None = None
         try:
@@ -133,7 +145,7 @@ class Engine:
         self.stats.done += 1
         return response
 
-    async def _retry(self, request: Request, state: dict[str, int], prompt_chars: int, n: int,
+    async def _retry(self, request: Request, state: dict[str, Any], prompt_chars: int, n: int,
                      first: RequestError) -> Response:
         """The attempts after a first failure, under tenacity (``retry.make_retrying``)."""
         retrying = make_retrying(self.retry, self._rng, state, on_retry=self._count_retry,
@@ -150,21 +162,34 @@ class Engine:
     def _count_retry(self) -> None:
         self.stats.retries += 1
 
-    # -- the circuit breaker -------------------------------------------------------------
-    async def _admit(self) -> bool:
-        """Wait until the breaker lets this attempt go. True when it goes as the probe."""
+    # -- routing and the circuit breakers ------------------------------------------------
+    async def _route(self, avoid: Replica | None) -> tuple[Replica, bool]:
+        """Wait until a replica may take this attempt (``replicas.choose``). True when it goes as a probe.
+
+        A down replica due for a probe gets the attempt as its probe; else the least loaded healthy one.
+        With every replica down the attempt waits for a change; with every replica given up, the run stops."""
         loop = asyncio.get_running_loop()
-        breaker = self.breaker
         while True:
             now = loop.time()
-            decision = breaker.admit(now)
-            if decision is Admit.SEND:
-                return False
-            if decision is Admit.PROBE:
-                return True
-            if decision is Admit.GIVE_UP:
-                raise self._give_up_error(breaker.give_up(now), now)
-            until = breaker.next_event(now)
+            for r in self.replicas:
+                if r.give_up is None and r.breaker.open:
+                    if r is avoid and choose(self.replicas, avoid) is not None:
+                        continue   # this request just failed there: let another request probe it
+                    decision = r.breaker.admit(now)
+                    if decision is Admit.PROBE:
+                        return r, True
+                    if decision is Admit.GIVE_UP:
+                        self._retire(r, now)
+            live = [r for r in self.replicas if r.give_up is None]
+            if not live:
+                if len(self.replicas) == 1:   # a fresh error for each caller, as before replicas
+                    only = self.replicas[0]
+                    raise self._give_up_error(only, only.breaker.give_up(now), now)
+                raise self._all_gone()
+            picked = choose(live, avoid)
+            if picked is not None:
+                return picked, False
+            until = min((t for t in (r.breaker.next_event(now) for r in live) if t is not None), default=None)
             wait: Awaitable[Any] = self._breaker_changed.wait()
             if until is not None:
                 wait = asyncio.wait_for(wait, until - now)
@@ -173,39 +198,59 @@ class Engine:
             except TimeoutError:
                 pass
 
-    def _drop_probe(self) -> None:
+    def _retire(self, replica: Replica, now: float) -> None:
+        """The replica gave up (never answered, or down past max_outage): send it nothing more this run."""
+        replica.give_up = self._give_up_error(replica, replica.breaker.give_up(now), now)
+        replica.stats.retired = True
+        if len(self.replicas) > 1:
+            log.warning("replica %s retired for this run: %s", replica.label, replica.give_up)
+        self._wake_waiters()
+
+    def _all_gone(self) -> Exception:
+        first = self.replicas[0].give_up
+        errors = "; ".join(str(r.give_up) for r in self.replicas)
+        if isinstance(first, EndpointDown):
+            return EndpointDown(f"every replica is down: {errors}", endpoint=first.endpoint,
+                                down_since=first.down_since, duration=first.duration)
+        return EndpointUnreachable(f"no replica answers: {errors}", endpoint=self.worker.endpoint_url)
+
+    def _drop_probe(self, replica: Replica) -> None:
         """The probe this attempt was admitted as will not report: let another caller probe."""
-        self.breaker.cancel_probe()
+        replica.breaker.cancel_probe()
         self._wake_waiters()
 
     def _wake_waiters(self) -> None:
         changed, self._breaker_changed = self._breaker_changed, asyncio.Event()
         changed.set()
 
-    def _breaker_moved(self, now: float) -> None:
-        """The breaker opened, closed or rescheduled its probe: wake its waiters and show its state in the stats."""
-        self._wake_waiters()
-        breaker = self.breaker
-        if breaker.open and breaker.down_since is not None:
-            if self.stats.endpoint_down_since is None:
-                self.stats.endpoint_down_since = time.time() - (now - breaker.down_since)
-                log.warning("%s is not answering (%s); sending one probe per interval until it does",
-                            self.worker.endpoint_url, self._last_outage)
-        elif self.stats.endpoint_down_since is not None:
-            log.warning("%s answers again after %.1f s down; continuing", self.worker.endpoint_url,
-                        time.time() - self.stats.endpoint_down_since)
-            self.stats.endpoint_down_since = None
+    def _breaker_moved(self, replica: Replica, now: float) -> None:
+        """A breaker opened, closed or rescheduled its probe: wake the waiters and show its state in the stats.
 
-    def _give_up_error(self, why: GiveUp | None, now: float) -> Exception:
-        url = self.worker.endpoint_url
-        breaker = self.breaker
+        The run's endpoint counts as down while every replica is down."""
+        self._wake_waiters()
+        breaker = replica.breaker
+        name = replica.url if len(self.replicas) == 1 else f"replica {replica.label}"
+        if breaker.open and breaker.down_since is not None:
+            if replica.down_since is None:
+                replica.down_since = time.time() - (now - breaker.down_since)
+                log.warning("%s is not answering (%s); sending one probe per interval until it does",
+                            name, replica.last_outage)
+        elif replica.down_since is not None:
+            log.warning("%s answers again after %.1f s down; continuing", name, time.time() - replica.down_since)
+            replica.down_since = None
+        down = [r.down_since for r in self.replicas if r.give_up is None]
+        self.stats.endpoint_down_since = min(down) if down and all(d is not None for d in down) else None
+
+    def _give_up_error(self, replica: Replica, why: GiveUp | None, now: float) -> Exception:
+        url = replica.url
+        breaker = replica.breaker
         down_for = now - (breaker.down_since if breaker.down_since is not None else now)
-        last = f" (last error: {self._last_outage})" if self._last_outage is not None else ""
+        last = f" (last error: {replica.last_outage})" if replica.last_outage is not None else ""
         if why is GiveUp.UNREACHABLE:
             return EndpointUnreachable(
                 f"{url}: the endpoint has not answered once in {down_for:.0f} s, "
                 f"{breaker.failures} failed calls{last}", endpoint=url)
-        since = self.stats.endpoint_down_since
+        since = replica.down_since
         shown = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)) if since is not None else "?"
         return EndpointDown(
             f"{url}: the endpoint has been down for {down_for:.0f} s (since {shown}), longer than "
@@ -213,42 +258,49 @@ class Engine:
             f"to continue where it stopped{last}", endpoint=url, down_since=since, duration=down_for)
 
     # -- one attempt ---------------------------------------------------------------------
-    async def _permit(self, estimate: int) -> tuple[Permit, bool]:
-        """A throttle permit and whether this attempt is the breaker's probe; waits for both, ends on stop."""
-        throttle = self.throttle
-        breaker = self.breaker
+    async def _permit(self, estimate: int, avoid: Replica | None) -> tuple[Replica, Permit, bool]:
+        """A replica, its throttle's permit and whether this attempt is its probe; waits for all, ends on stop.
+
+        The replica's ``outstanding`` counts this attempt from here; the caller ends it (``_attempt``)."""
         while True:
-            probe = await self._admit() if breaker.open else False
+            replica, probe = await self._route(avoid)
+            throttle = replica.throttle
+            replica.outstanding += 1
             try:
                 permit = await until_stopped(throttle.acquire(estimate), self.stop)
             except BaseException:
+                replica.outstanding -= 1
                 if probe:
-                    self._drop_probe()
+                    self._drop_probe(replica)
                 raise
             if self.stop is not None and self.stop.is_set():
+                replica.outstanding -= 1
                 throttle.release(permit, ok=False)
                 if probe:
-                    self._drop_probe()
+                    self._drop_probe(replica)
                 raise RequestNotStarted("stopping")
-            if probe or not breaker.open:
-                return permit, probe
-            # The breaker opened while this attempt waited for its permit: do not send it.
+            if probe or not replica.breaker.open:
+                return replica, permit, probe
+            # Its breaker opened while this attempt waited for the permit: do not send it there.
+            replica.outstanding -= 1
             throttle.release(permit, ok=False)
 
-    async def _attempt(self, request: Request, state: dict[str, int], prompt_chars: int, n: int) -> Response:
-        throttle = self.throttle
-        estimate = throttle.estimator.estimate(prompt_chars, state["max_tokens"], n)
+    async def _attempt(self, request: Request, state: dict[str, Any], prompt_chars: int, n: int) -> Response:
+        # Token estimates are learned from the first replica's answers: every replica serves the same model.
+        estimate = self.throttle.estimator.estimate(prompt_chars, state["max_tokens"], n)
         state["excused"] = 0
-        permit, probe = await self._permit(estimate)
+        replica, permit, probe = await self._permit(estimate, state.get("avoid"))
+        throttle = replica.throttle
         stats = self.stats
         stats.calls += 1
+        replica.stats.calls += 1
         stats.in_flight += 1
-        stats.window = throttle.window_size
+        self._show_limits()
         ok = throttled = False
         outcome: bool | None = None   # True: the endpoint answered; False: an outage failure; None: neither
         used = retry_after = rate_limits = None
         try:
-            response = await self.worker.send(request, max_tokens=state["max_tokens"], timeout=self.retry.timeout)
+            response = await replica.worker.send(request, max_tokens=state["max_tokens"], timeout=self.retry.timeout)
             ok = outcome = True
             usage = response.usage or {}
             used = usage.get("total_tokens")
@@ -256,7 +308,7 @@ class Engine:
             completion = int(usage.get("completion_tokens", 0) or 0)
             stats.completion_tokens += completion
             if usage:
-                throttle.estimator.observe(completion, state["max_tokens"], n)
+                self.throttle.estimator.observe(completion, state["max_tokens"], n)
             rate_limits = response.rate_limits
             return response
         except RateLimited as exc:
@@ -273,41 +325,55 @@ class Engine:
             if shrunk < self.retry.min_max_tokens:
                 # Nothing left to shrink: this request cannot succeed, so stop retrying it.
                 raise ContextLengthExceeded(f"prompt too long even with max_tokens={state['max_tokens']}",
-                                            endpoint=self.worker.endpoint_url, status=400,
-                                            retryable=False)
+                                            endpoint=replica.url, status=400, retryable=False)
             state["max_tokens"] = shrunk
             raise
         except RequestError as exc:
             stats.errors[type(exc).__name__ if exc.status is None else str(exc.status)] += 1
             if is_outage(exc):
                 outcome = False
-                self._last_outage = exc
+                replica.last_outage = exc
             else:
                 outcome = True
             raise
         finally:
             stats.in_flight -= 1
+            replica.outstanding -= 1
+            if ok:
+                replica.stats.answered += 1
+            elif throttled:
+                replica.stats.rate_limited += 1
+            elif outcome is not None:
+                replica.stats.errors += 1
+            # The next attempt of this request goes elsewhere when it can (see replicas.choose).
+            state["avoid"] = None if ok else replica
             throttle.release(permit, ok=ok, throttled=throttled, used_tokens=used,
                              retry_after=retry_after, rate_limits=rate_limits)
-            stats.window = throttle.window_size
-            stats.rate = throttle.current_rate
-            self._tell_breaker(outcome, probe, state)
+            self._show_limits()
+            self._tell_breaker(replica, outcome, probe, state)
 
-    def _tell_breaker(self, outcome: bool | None, probe: bool, state: dict[str, int]) -> None:
-        breaker = self.breaker
+    def _show_limits(self) -> None:
+        """The run's concurrency window and pacing rate: the sums over its live replicas."""
+        live = [r.throttle for r in self.replicas if r.give_up is None] or [self.throttle]
+        self.stats.window = sum(t.window_size for t in live)
+        rates = [t.current_rate for t in live if t.current_rate]
+        self.stats.rate = sum(rates) if rates else None
+
+    def _tell_breaker(self, replica: Replica, outcome: bool | None, probe: bool, state: dict[str, Any]) -> None:
+        breaker = replica.breaker
         if outcome is None:   # cancelled or crashed on the wire: says nothing about the endpoint
             if probe:
-                self._drop_probe()
+                self._drop_probe(replica)
             return
         now = asyncio.get_running_loop().time()
         if outcome:
             if breaker.on_answer(now, probe=probe):
-                self._breaker_moved(now)
+                self._breaker_moved(replica, now)
             return
         was_open = breaker.open
         state["excused"] = int(breaker.on_outage(now, probe=probe))
         if breaker.open and (probe or not was_open):
-            self._breaker_moved(now)
+            self._breaker_moved(replica, now)
 
 
 def _prompt_chars(request: Request) -> int:
@@ -319,68 +385,3 @@ def _prompt_chars(request: Request) -> int:
 def _describe(exc: BaseException) -> str:
     status = getattr(exc, "status", None)
     return f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "") + f": {exc}"
-
-
-class TaskPool:
-    """Bounded task creation (arq style): capacity is acquired *before* a task exists, released when it ends.
-
-    A finished task's exception is handed to ``on_error``; the first fatal error
-    is kept in ``fatal`` so the owner can stop intake and surface it. A task that
-    ended with ``RequestNotStarted`` (the run is stopping) is neither.
-    """
-
-    def __init__(self, limit: int, *, on_error: Callable[[BaseException], None] | None = None,
-                 on_done: Callable[[], None] | None = None):
-        self._sem = asyncio.Semaphore(limit)
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._on_error = on_error
-        self._on_done = on_done
-        self.fatal: BaseException | None = None
-
-    async def spawn(self, coro_fn: Callable[[], Awaitable[Any]]) -> asyncio.Task[Any]:
-        await self._sem.acquire()
-        try:
-            task = asyncio.get_running_loop().create_task(coro_fn())
-        except BaseException:
-            self._sem.release()
-            raise
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        self._sem.release()
-        if self._on_done is not None:
-            # Called after the task has left the pool, so a waiter that checks len(pool) sees it gone.
-            self._on_done()
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is None or isinstance(exc, RequestNotStarted):
-            return  # not started: the run is stopping, and the next run asks it
-        if isinstance(exc, RequestFailed):
-            if self._on_error:
-                self._on_error(exc)
-            return
-        if self.fatal is None:
-            self.fatal = exc
-        if self._on_error:
-            self._on_error(exc)
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    async def join(self, timeout: float | None = None) -> bool:
-        """Wait for running tasks; True if all finished within ``timeout``."""
-        if not self._tasks:
-            return True
-        done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        return not pending
-
-    async def cancel_all(self) -> None:
-        tasks = list(self._tasks)
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)

@@ -9,7 +9,10 @@ Entering takes the state's lock (one writer per state, ``runlock``), opens the
 store, checks the run's fingerprint (``fingerprint``), and builds the worker,
 the throttle, the ``Shutdown`` and the ``Engine``. A caller may hand in its
 own throttle (the service shares one per backend), shutdown (the service stops
-jobs itself) and stats; what the harness built it also closes.
+jobs itself) and stats; what the harness built it also closes. With replicas
+(``endpoint.replicas``) it builds one worker and one throttle per replica, each
+with the replica's own key and limits, and with ``limits.redis_url`` its
+throttles take their budget from Redis (``redis_limits``).
 
 ``ask`` is the plain body: each request not answered yet, bounded by
 ``max_concurrency``, then the drain. ``drive`` runs the caller's body with signal handlers installed, the progress
@@ -24,21 +27,23 @@ interrupted or incomplete, and ``exit_code`` maps that to the exit code.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
 
 from selfinstruct.engine import fingerprint
 from selfinstruct.engine.engine import Engine, TaskPool
+from selfinstruct.engine.replicas import replica_labels
 from selfinstruct.engine.retry import RetryConfig
 from selfinstruct.engine.runlock import lock_file, state_lock_path
 from selfinstruct.engine.shutdown import Shutdown, drain
 from selfinstruct.engine.stats import EngineStats, PriceTable, ProgressFn, Reporter
 from selfinstruct.engine.store import CheckpointStore
 from selfinstruct.engine.throttle import LimitsConfig, Throttle
-from selfinstruct.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, RequestFailed
+from selfinstruct.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, ConfigError, RequestFailed
 from workers.base import Request, Worker
 
 __all__ = ["RunSettings", "RunHarness", "LiveOutput", "exit_code"]
@@ -69,6 +74,12 @@ class RunSettings:
     lock_hint: str = "wait for it to finish, or choose another --out"
     batch: Any = None               # selfinstruct.batch.BatchConfig: mode batch/auto answers through the Batch API
 
+    def __post_init__(self) -> None:
+        # A batch lives on the server that created it: its id means nothing to another replica.
+        if self.batch is not None and self.batch.batched and getattr(self.endpoint, "replicas", ()):
+            raise ConfigError("endpoint.mode = 'batch'/'auto' sends to one endpoint; it cannot be combined with "
+                              "endpoint.replicas (several --api-base): batches are created and polled on one server")
+
 
 class LiveOutput(Protocol):
     """Output refreshed while a run goes (complete's appending exporter, generate's run directory)."""
@@ -89,21 +100,26 @@ def exit_code(*, interrupted: bool, incomplete: bool) -> int:
 class RunHarness:
     """One run's store, worker, throttle, shutdown and engine; see the module docstring for the lifecycle."""
 
-    def __init__(self, settings: RunSettings, *, api_key: str | None = None, worker: Worker | None = None,
-                 throttle: Throttle | None = None, shutdown: Shutdown | None = None,
-                 stats: EngineStats | None = None):
+    def __init__(self, settings: RunSettings, *, api_key: str | None | Sequence[str | None] = None,
+                 worker: Worker | None = None, throttle: Throttle | Sequence[Throttle] | None = None,
+                 shutdown: Shutdown | None = None, stats: EngineStats | None = None):
         self.settings = settings
+        # With replicas (settings.endpoint.replicas) ``api_key`` and ``throttle`` may be one per replica, in order.
         self._api_key = api_key
         self._own_worker = worker is None
         self._own_shutdown = shutdown is None
         self.worker: Any = worker
-        self.throttle = throttle or Throttle(settings.limits)
+        self._throttles = list(throttle) if isinstance(throttle, (list, tuple)) else None
+        self._own_throttle = throttle is None
+        self.throttle = self._throttles[0] if self._throttles else (throttle or Throttle(settings.limits))
         self.shutdown = shutdown or Shutdown()
         self.stats = stats or EngineStats(model=settings.endpoint.model)
         self.store: CheckpointStore | None = None  # type: ignore[assignment]
         self.engine: Engine | None = None  # type: ignore[assignment]
         self.batch_engine: Any = None       # selfinstruct.batch.engine.BatchEngine in batch/auto mode
         self._lock: IO[bytes] | None = None
+        self._workers: list[Any] = []
+        self._shared: Any = None   # the Redis client of [limits] redis_url, when set (redis_limits)
 
     async def __aenter__(self) -> "RunHarness":
         s = self.settings
@@ -121,12 +137,9 @@ class RunHarness:
             self._lock.close()
             raise
         self.store = store
-        if self.worker is None:
-            from workers.openai import OpenAIWorker
-
-            self.worker = OpenAIWorker(s.endpoint, self._api_key, max_connections=s.limits.max_concurrency)
+        routes = self._routes()
         self.engine = Engine(self.worker, throttle=self.throttle, store=store, retry=s.retry, stats=self.stats,
-                             defaults=s.endpoint.defaults, seed=s.seed, stop=self.shutdown.stop)
+                             defaults=s.endpoint.defaults, seed=s.seed, stop=self.shutdown.stop, replicas=routes)
         if s.batch is not None and s.batch.batched:  # the Batch API: same contract, the online engine for the tail
             from selfinstruct.batch.engine import BatchEngine
             from workers.batch import BatchWorker
@@ -139,14 +152,62 @@ class RunHarness:
                 "twice). Rerun with --mode batch to collect them instead", s.state)
         return self
 
+    def _routes(self) -> list[tuple[str, Any, Throttle]] | None:
+        """The worker and throttle of each replica (None: the run has one endpoint, as before replicas)."""
+        from workers.openai import OpenAIWorker
+
+        s = self.settings
+        replicas = getattr(s.endpoint, "replicas", ())
+        keys = self._api_key if isinstance(self._api_key, (list, tuple)) else [self._api_key] * max(1, len(replicas))
+        if s.limits.redis_url and self._own_throttle:
+            from selfinstruct.engine.redis_limits import RedisLimits
+
+            self._shared = RedisLimits(s.limits.redis_url, fallback_fraction=s.limits.redis_fallback_fraction)
+        if not replicas:
+            if self.worker is None:
+                self.worker = OpenAIWorker(s.endpoint, keys[0], max_connections=s.limits.max_concurrency)
+            if self._shared is not None:
+                self.throttle.share(self._shared.account(s.endpoint.api_base, keys[0], rpm=s.limits.rpm,
+                                                         tpm=s.limits.tpm))
+            return None
+        routes = []
+        labels = replica_labels([r.api_base for r in replicas])
+        for i, replica in enumerate(replicas):
+            limits = replica.limits(s.limits)
+            endpoint = dataclasses.replace(s.endpoint, api_base=replica.api_base, replicas=())
+            worker = OpenAIWorker(endpoint, keys[i], max_connections=limits.max_concurrency)
+            self._workers.append(worker)
+            if self._throttles is not None:
+                throttle = self._throttles[i]
+            else:
+                throttle = Throttle(limits)
+                if self._shared is not None:
+                    throttle.share(self._shared.account(replica.api_base, keys[i], rpm=limits.rpm,
+                                                        tpm=limits.tpm))
+            routes.append((labels[i], worker, throttle))
+        self.worker = routes[0][1]
+        return routes
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight the run allows: its limit, or the sum of its replicas' limits."""
+        replicas = getattr(self.settings.endpoint, "replicas", ())
+        if not replicas:
+            return self.settings.limits.max_concurrency
+        return sum(r.limits(self.settings.limits).max_concurrency for r in replicas)
+
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         store = self.store
         assert store is not None and self._lock is not None
         try:
             if self.batch_engine is not None:
                 await self.batch_engine.aclose()  # its pollers and its Files/Batches session
-            if self._own_worker:
+            for worker in self._workers:   # the replicas' workers, always built here
+                await worker.aclose()
+            if self._own_worker and not self._workers:
                 await self.worker.aclose()
+            if self._shared is not None:
+                await self._shared.aclose()
         finally:
             try:
                 await store.close()
@@ -182,7 +243,7 @@ class RunHarness:
         # Batch mode: every request waits in a batch, so as many wait at once as a batch file holds.
         batching = self.settings.batch
         pool = TaskPool(batching.max_file_requests if batching is not None and batching.batched
-                        else self.settings.limits.max_concurrency,
+                        else self.max_concurrency,
                         on_error=lambda exc: None if isinstance(exc, RequestFailed) else stop.set())
         batch: list[Request] = []
 

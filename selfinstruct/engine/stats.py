@@ -84,6 +84,7 @@ class EngineStats:
     window: int = 0
     rate: float | None = None
     endpoint_down_since: float | None = None  # epoch seconds while the circuit breaker is open, else None
+    replicas: dict[str, Any] = field(default_factory=dict)  # label -> engine.replicas.Replica, when several
 
     def elapsed(self) -> float:
         return max(1e-9, time.monotonic() - self.started)
@@ -121,6 +122,7 @@ class EngineStats:
             "endpoint_up": self.endpoint_down_since is None,
             "endpoint_down_since": (None if self.endpoint_down_since is None else time.strftime(
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.endpoint_down_since))),
+            **({"replicas": {k: r.snapshot() for k, r in self.replicas.items()}} if self.replicas else {}),
             **self.extra,
         }
 
@@ -136,6 +138,9 @@ class EngineStats:
             f"retries {s['retries']}",
             f"window {s['concurrency_window']}",
         ]
+        if "replicas" in s:
+            up = sum(1 for r in s["replicas"].values() if r["up"])
+            parts.append(f"replicas {up}/{len(s['replicas'])} up")
         if s["eta_s"] is not None:
             parts.append(f"eta {s['eta_s']:.0f}s")
         if s["cost_usd_estimate"] is not None:

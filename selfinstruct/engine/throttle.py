@@ -11,6 +11,11 @@ Order of the waits, and why:
    are never wasted on a request that then waits for a slot);
 3. the adaptive pacer, then aiolimiter's leaky bucket at the configured RPM (a hard
    ceiling that the adaptive rate cannot exceed), then the TPM bucket.
+
+With ``[limits] redis_url`` the account's budget lives in Redis instead
+(``redis_limits``): step 3 becomes one reservation there, shared by every
+process on the account, and the local buckets (at ``redis_fallback_fraction``)
+pace only while Redis is unreachable. The concurrency window stays local.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiolimiter import AsyncLimiter
 
@@ -32,9 +38,20 @@ class LimitsConfig:
     tpm: float | None = field(default=None, metadata={"help": "tokens per minute (None: unlimited)"})
     max_concurrency: int = field(default=64, metadata={"help": "cap on requests in flight"})
     adaptive: bool = field(default=True, metadata={"help": "AIMD on 429s (rate and window)"})
+    redis_url: str | None = field(default=None, metadata={
+        "help": "redis://host:port/db holding the RPM/TPM budget and 429 pauses every process on the account "
+                "shares (None: this process's limits only)"})
+    redis_fallback_fraction: float = field(default=0.5, metadata={
+        "help": "while Redis is unreachable, the share of rpm/tpm this process uses on its own"})
 
     def __post_init__(self) -> None:
         from selfinstruct.config import MAX_CONCURRENCY, MAX_RPM, MAX_TPM, check_range
+        from selfinstruct.errors import ConfigError
+
+        if self.redis_url is not None and (not isinstance(self.redis_url, str) or not self.redis_url.startswith(
+                ("redis://", "rediss://", "unix://"))):
+            raise ConfigError(f"limits.redis_url must be a redis://host:port/db URL, got {self.redis_url!r}")
+        check_range("limits.redis_fallback_fraction", self.redis_fallback_fraction, lo=0, hi=1, lo_open=True)
 
         if self.rpm is not None:
             check_range("limits.rpm", self.rpm, lo=0, hi=MAX_RPM, lo_open=True)
@@ -49,6 +66,7 @@ class Permit:
 
     tokens: int
     released: bool = False
+    shared: bool = False   # reserved in Redis (redis_limits), not from the local buckets
 
 
 class Throttle:
@@ -64,25 +82,35 @@ class Throttle:
         self._tokens: TokenBucket | None = None
         self._started = False
         self.throttled_events = 0  # 429 bursts that cut the rate
+        self._shared: Any = None   # redis_limits.SharedAccount, when the account's limits live in Redis
+
+    def share(self, account: Any) -> None:
+        """Take the RPM/TPM budget from Redis (``redis_limits``); the local buckets, at the account's fallback
+        fraction, only pace while Redis is unreachable. Before the first ``acquire``."""
+        self._shared = account
 
     # -- lazily bound to the running loop's clock ---------------------------------
     def _start(self, now: float) -> None:
         self._started = True
         cfg = self.config
+        scale = self._shared.fallback_fraction if self._shared is not None else 1.0
         if cfg.rpm:
-            rate = cfg.rpm / 60.0
+            rate = cfg.rpm / 60.0 * scale
             self._pacer = Pacer(rate, now=now)
             # A bucket 50 ms deep, pre-filled so the first requests are spaced, not burst.
             burst = max(1.0, rate * 0.05)
             self._ceiling = AsyncLimiter(burst, burst / rate)
             self._ceiling_prefill = burst
         if cfg.tpm:
-            rate = cfg.tpm / 60.0
+            rate = cfg.tpm / 60.0 * scale
             self._tokens = TokenBucket(rate, capacity=rate * 5.0, now=now, start_full=True)
 
     @property
     def current_rate(self) -> float | None:
-        """The pacer's current rate in requests/second (None when there is no RPM limit)."""
+        """The pacer's current rate in requests/second (None when there is no RPM limit); the account's shared
+        rate while it comes from Redis."""
+        if self._shared is not None and self._shared.available and self._shared.rate is not None:
+            return self._shared.rate
         return self._pacer.rate if self._pacer else None
 
     @property
@@ -98,23 +126,33 @@ class Throttle:
         await self._wait_pause(loop)
         await self._take_slot(loop)
         try:
-            if self._pacer is not None:
-                delay = self._pacer.reserve(loop.time())
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await self._wait_pause(loop)
-                await self._ceiling.acquire(1)  # type: ignore[union-attr]
-            if self._tokens is not None:
-                while True:
-                    wait = self._tokens.wait_time(tokens, loop.time())
-                    if wait <= 0:
-                        break
-                    await asyncio.sleep(wait)
-                self._tokens.take(tokens, loop.time())
+            if self._shared is not None:
+                delay = await self._shared.reserve(tokens)
+                if delay is not None:
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    return Permit(tokens=tokens, shared=True)
+            await self._pace(loop, tokens)
         except BaseException:
             self._free_slot()
             raise
         return Permit(tokens=tokens)
+
+    async def _pace(self, loop: asyncio.AbstractEventLoop, tokens: int) -> None:
+        """The local limits: the adaptive pacer, the RPM ceiling, the TPM bucket."""
+        if self._pacer is not None:
+            delay = self._pacer.reserve(loop.time())
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._wait_pause(loop)
+            await self._ceiling.acquire(1)  # type: ignore[union-attr]
+        if self._tokens is not None:
+            while True:
+                wait = self._tokens.wait_time(tokens, loop.time())
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            self._tokens.take(tokens, loop.time())
 
     def release(self, permit: Permit, *, ok: bool, throttled: bool = False, used_tokens: int | None = None,
                 retry_after: float | None = None, rate_limits: object = None) -> None:
@@ -124,7 +162,14 @@ class Throttle:
         permit.released = True
         self._free_slot()
         now = asyncio.get_running_loop().time()
-        if self._tokens is not None:
+        if permit.shared:
+            if used_tokens is not None:
+                self._shared.correct_tokens(used_tokens - permit.tokens)
+            elif not ok:
+                self._shared.correct_tokens(-permit.tokens)
+            if throttled and self.config.adaptive:
+                self._shared.throttled(retry_after)
+        elif self._tokens is not None:
             if used_tokens is not None:
                 self._tokens.adjust(used_tokens - permit.tokens, now)
             elif not ok:
@@ -155,6 +200,8 @@ class Throttle:
         reset = getattr(info, "reset_requests_s", None)
         if remaining is not None and remaining <= 0 and reset:
             self.pause(reset)
+            if self._shared is not None:
+                self._shared.pause(reset)
         remaining_t = getattr(info, "remaining_tokens", None)
         reset_t = getattr(info, "reset_tokens_s", None)
         if remaining_t is not None and reset_t and remaining_t < self.estimator.estimate(0, 16):

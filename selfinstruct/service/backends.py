@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from selfinstruct.errors import ConfigError
 from selfinstruct.net import is_loopback_url
 
-__all__ = ["BackendConfig", "parse_backends", "parse_backend_flag", "backend_key", "public_view"]
+__all__ = ["BackendConfig", "parse_backends", "parse_backend_flag", "backend_key", "replica_limits", "public_view"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -41,9 +41,23 @@ class BackendConfig:
     rpm: float | None = field(default=None, metadata={"help": "requests per minute, shared by all jobs on it"})
     tpm: float | None = field(default=None, metadata={"help": "tokens per minute, shared by all jobs on it"})
     max_concurrency: int = field(default=64, metadata={"help": "requests in flight, shared by all jobs on it"})
+    replicas: tuple[Any, ...] = field(default=(), metadata={
+        "help": "[[backends.NAME.replicas]]: servers of the same model, each with its own api_base, api_key_env "
+                "(default: the backend's) and rpm/tpm/max_concurrency (default: the backend's); jobs go to the "
+                "least loaded healthy one, and each key only to its own api_base"})
 
     def __post_init__(self) -> None:
         where = f"backend {self.name!r}"
+        if self.replicas:
+            from selfinstruct.engine.replicas import parse_replicas
+
+            try:
+                replicas = parse_replicas(self.replicas)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            object.__setattr__(self, "replicas", replicas)
+            if self.api_base not in {r.api_base for r in replicas}:
+                raise ConfigError(f"{where}: api_base must be one of its replicas' api_base")
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ConfigError(f"backend name {self.name!r} must be 1-64 letters, digits, '.', '_' or '-'")
         if not isinstance(self.api_base, str) or not self.api_base.startswith(("http://", "https://")) \
@@ -90,6 +104,8 @@ def parse_backends(table: Any, *, source: str) -> dict[str, BackendConfig]:
         if "api_base" not in settings:
             raise ConfigError(f"{source}: [{section}] needs api_base")
         values = dict(settings, name=name)
+        if isinstance(values.get("replicas"), list):
+            values["replicas"] = tuple(values["replicas"])
         if isinstance(values.get("models"), list):
             values["models"] = tuple(values["models"])
         out[name] = build(BackendConfig, values, source=source, section=section)
@@ -109,11 +125,23 @@ def parse_backend_flag(text: str) -> BackendConfig:
     return backend
 
 
-def backend_key(backend: BackendConfig, environ: Mapping[str, str]) -> str | None:
-    """The backend's key, read from its own variable only. Never echoes the key or, to clients, the variable."""
-    if backend.api_key_env is None:
+def backend_key(backend: BackendConfig, environ: Mapping[str, str]) -> str | None | tuple[str | None, ...]:
+    """The backend's key, read from its own variable only; with replicas one key per replica, each from the
+    replica's own variable (else the backend's). Never echoes the key or, to clients, the variable."""
+    if backend.replicas:
+        return tuple(_key(backend, r.api_key_env or backend.api_key_env, environ) for r in backend.replicas)
+    return _key(backend, backend.api_key_env, environ)
+
+
+def replica_limits(backend: BackendConfig) -> list[Any]:
+    """Each replica's LimitsConfig: its own values over the backend's."""
+    return [r.limits(backend.limits) for r in backend.replicas]
+
+
+def _key(backend: BackendConfig, env_name: str | None, environ: Mapping[str, str]) -> str | None:
+    if env_name is None:
         return None
-    key = environ.get(backend.api_key_env)
+    key = environ.get(env_name)
     if not key:
         raise ConfigError(f"backend {backend.name!r}: its API key variable is not set in the service's "
                           f"environment (the service log names it); set it, restart the service and resume the job")
@@ -125,4 +153,7 @@ def public_view(backend: BackendConfig) -> dict[str, Any]:
     return {"name": backend.name, "api_base": backend.api_base, "endpoint": backend.endpoint,
             "models": list(backend.models) if backend.models is not None else None,
             "requires_key": backend.api_key_env is not None,
-            "limits": {"rpm": backend.rpm, "tpm": backend.tpm, "max_concurrency": backend.max_concurrency}}
+            "limits": {"rpm": backend.rpm, "tpm": backend.tpm, "max_concurrency": backend.max_concurrency},
+            "replicas": [{"api_base": r.api_base, "limits": {"rpm": lim.rpm, "tpm": lim.tpm,
+                                                             "max_concurrency": lim.max_concurrency}}
+                         for r, lim in zip(backend.replicas, replica_limits(backend))]}

@@ -4,7 +4,8 @@ must have a bearer token.
 The TOML file holds the backend registry (``[backends.NAME]``, see ``backends``),
 custom review templates (``[review_templates.NAME]``, see ``review.templates``)
 and the service-level settings ``seeds_dir``, ``allowed_origins``,
-``allowed_hosts`` and ``max_body_bytes``. Command-line flags set the rest.
+``allowed_hosts``, ``max_body_bytes`` and ``[limits]`` (``redis_url``,
+``redis_fallback_fraction``: limits shared through Redis). Command-line flags set the rest.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from selfinstruct.net import is_loopback_host, is_loopback_url
 __all__ = ["ServiceConfig", "is_loopback_host", "is_loopback_url", "load_service_file", "DEFAULT_MAX_BODY"]
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
-_FILE_KEYS = ("backends", "seeds_dir", "allowed_origins", "allowed_hosts", "max_body_bytes", "review_templates")
+_FILE_KEYS = ("backends", "seeds_dir", "allowed_origins", "allowed_hosts", "max_body_bytes", "review_templates",
+              "limits")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +46,9 @@ class ServiceConfig:
     max_body_bytes: int = field(default=DEFAULT_MAX_BODY, metadata={"help": "larger request bodies get 413"})
     review_templates: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "custom review templates by name ([review_templates.NAME] criteria = [{name, question, scale}])"})
+    limits: Any = field(default=None, metadata={
+        "help": "[limits] redis_url and redis_fallback_fraction: every backend's account budget shared through "
+                "Redis with other daemons and runs (engine.throttle.LimitsConfig; none: this process only)"})
 
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
@@ -108,4 +113,11 @@ def load_service_file(path: Path) -> dict[str, Any]:
         from selfinstruct.review.templates import parse_templates
 
         out["review_templates"] = parse_templates(table["review_templates"], source=source)
+    if "limits" in table:
+        from selfinstruct.config import build, check_keys, table_of
+        from selfinstruct.engine.throttle import LimitsConfig
+
+        shared = table_of(table, "limits", source=source)
+        check_keys(shared, {"redis_url", "redis_fallback_fraction"}, source=source, section="limits")
+        out["limits"] = build(LimitsConfig, shared, source=source, section="limits")
     return out

@@ -66,7 +66,7 @@ class LiveJob:
 class JobManager:
     def __init__(self, store: JobStore, jobs_dir: Path, *, environ: Mapping[str, str],
                  backends: Mapping[str, BackendConfig] | None = None, seeds_dir: Path | None = None,
-                 max_jobs: int = 4, log_interval: float = 10.0):
+                 max_jobs: int = 4, log_interval: float = 10.0, shared_limits: Any = None):
         self.store = store
         self.jobs_dir = Path(jobs_dir)
         self.environ = environ       # read only for a backend's own api_key_env, when one of its jobs starts
@@ -74,7 +74,9 @@ class JobManager:
         self.seeds_dir = seeds_dir
         self.max_jobs = max_jobs
         self.log_interval = log_interval
-        self.limits = SharedLimits()
+        # shared_limits: the service's [limits] (redis_url, redis_fallback_fraction), or None: this process only
+        self.limits = SharedLimits(redis_url=getattr(shared_limits, "redis_url", None),
+                                   fallback_fraction=getattr(shared_limits, "redis_fallback_fraction", 0.5))
         self.live: dict[str, LiveJob] = {}
         self.stats: dict[str, EngineStats] = {}   # every job run in this process, for metrics
         self._closing = False
@@ -110,6 +112,7 @@ class JobManager:
             if pending:
                 await asyncio.wait(pending)
         await asyncio.sleep(0)  # let the last done-callbacks record their states
+        await self.limits.aclose()
 
     def fill(self) -> None:
         """Start queued jobs, oldest first, while there is capacity."""
@@ -136,7 +139,7 @@ class JobManager:
             log.warning("job cannot start: %s", exc, extra={"event": "job_failed", "job": rec.id})
             return
         # The backend's limits, shared by every job on it; its key goes only to its own api_base (config_for_job).
-        throttle = self.limits.acquire(rec.id, backend.name, backend.api_base, backend.limits)
+        throttle = self.limits.acquire_backend(rec.id, backend, api_key)
         stats = self.stats.setdefault(rec.id, EngineStats(model=config.endpoint.model))
         shutdown = Shutdown()
         self.store.set_state(rec.id, "running", started=True)

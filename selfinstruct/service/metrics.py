@@ -53,7 +53,25 @@ def job_metrics(stats: Mapping[str, Any], live: Collection[str] = ()) -> list[Me
     rejected = CounterMetricFamily("selfinstruct_rejected", "Rejected instructions and instances, by stage "
                                    "and reason, decided by this process (job totals: GET /jobs/<id>)",
                                    labels=["job", "stage", "reason"])
+    r_calls = CounterMetricFamily("selfinstruct_replica_http_calls", "HTTP calls sent to each replica of the "
+                                  "job's backend (backends with replicas only)", labels=["job", "replica"])
+    r_answered = CounterMetricFamily("selfinstruct_replica_answered", "Calls each replica answered with a 200",
+                                     labels=["job", "replica"])
+    r_limited = CounterMetricFamily("selfinstruct_replica_rate_limited", "HTTP 429 answers by replica",
+                                    labels=["job", "replica"])
+    r_errors = CounterMetricFamily("selfinstruct_replica_errors", "Other failed calls by replica",
+                                   labels=["job", "replica"])
+    r_up = GaugeMetricFamily("selfinstruct_replica_up", "1 while the replica answers, 0 while its circuit breaker "
+                             "is open or it was retired; running jobs only", labels=["job", "replica"])
     for job, s in sorted(stats.items()):
+        for label, replica in sorted(s.replicas.items()):
+            r = replica.snapshot()
+            r_calls.add_metric([job, label], r["calls"])
+            r_answered.add_metric([job, label], r["answered"])
+            r_limited.add_metric([job, label], r["rate_limited_429"])
+            r_errors.add_metric([job, label], r["errors"])
+            if job in live:
+                r_up.add_metric([job, label], 1 if r["up"] else 0)
         requests.add_metric([job, "ok"], max(0, s.done - s.cached))
         requests.add_metric([job, "cached"], s.cached)
         requests.add_metric([job, "failed"], s.failed)
@@ -75,7 +93,7 @@ def job_metrics(stats: Mapping[str, Any], live: Collection[str] = ()) -> list[Me
             stage, _, reason = key.partition(":")
             rejected.add_metric([job, stage, reason], n)
     return [requests, calls, errors, tokens, retries, limited, in_flight, window, endpoint_up, accepted, target,
-            rejected]
+            rejected, r_calls, r_answered, r_limited, r_errors, r_up]
 
 
 class ServiceCollector:
@@ -107,14 +125,26 @@ class ServiceCollector:
                                     labels=["endpoint", "group"])
         ep_jobs = GaugeMetricFamily("selfinstruct_endpoint_jobs", "Jobs sharing the endpoint's limits",
                                     labels=["endpoint", "group"])
+        r_in_flight = GaugeMetricFamily("selfinstruct_replica_in_flight", "Calls in flight on a replica's shared "
+                                        "throttle (all jobs of its backend)", labels=["backend", "replica"])
+        r_window = GaugeMetricFamily("selfinstruct_replica_concurrency_window", "A replica's concurrency window",
+                                     labels=["backend", "replica"])
+        r_rate = GaugeMetricFamily("selfinstruct_replica_pacing_rate", "A replica's pacing rate, requests per "
+                                   "second", labels=["backend", "replica"])
         for e in m.limits.snapshot():
+            if e["replica"] is not None:
+                rl = [e["backend"], e["replica"]]
+                r_in_flight.add_metric(rl, e["in_flight"])
+                r_window.add_metric(rl, e["window"])
+                if e["rate"] is not None:
+                    r_rate.add_metric(rl, e["rate"])
             labels = [e["endpoint"], str(e["group"])]
             ep_in_flight.add_metric(labels, e["in_flight"])
             ep_window.add_metric(labels, e["window"])
             if e["rate"] is not None:
                 ep_rate.add_metric(labels, e["rate"])
             ep_jobs.add_metric(labels, len(e["jobs"]))
-        yield from (ep_in_flight, ep_window, ep_rate, ep_jobs)
+        yield from (ep_in_flight, ep_window, ep_rate, ep_jobs, r_in_flight, r_window, r_rate)
 
 
 def build_registry(manager: Any) -> CollectorRegistry:

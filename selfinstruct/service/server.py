@@ -53,7 +53,8 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str],
     lock = lock_state_dir(config.state_dir)
     store = JobStore(config.state_dir / "service.sqlite3").open()
     manager = JobManager(store, config.state_dir / "jobs", environ=environ, backends=config.backends,
-                         seeds_dir=config.seeds_dir, max_jobs=config.max_jobs, log_interval=config.log_interval)
+                         seeds_dir=config.seeds_dir, max_jobs=config.max_jobs, log_interval=config.log_interval,
+                         shared_limits=config.limits)
     hosts = HostPolicy(bound_host=config.host, allowed=config.allowed_hosts, port=config.port or None)
     app = build_app(manager, hosts=hosts, token=config.token, origins=config.allowed_origins,
                     max_body=config.max_body_bytes, review_templates=config.review_templates)

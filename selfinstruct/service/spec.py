@@ -128,7 +128,10 @@ def _run_table(flat: dict[str, Any], backend: BackendConfig, seed_path: Path | N
         run["endpoint"] = backend.endpoint
     if seed_path is not None:
         run["seed_tasks"] = str(seed_path)
-    return table_from_flat(run, source=SOURCE)
+    table = table_from_flat(run, source=SOURCE)
+    if backend.replicas:  # every job on the backend goes to all its replicas (keys: service.backends.backend_key)
+        table["endpoint"]["replicas"] = list(backend.replicas)
+    return table
 
 
 def validate_spec(body: Any, *, backends: Mapping[str, BackendConfig], seeds_dir: Path | None = None
