@@ -79,10 +79,11 @@ def line_chart(series: Mapping[str, Sequence[tuple[float, float]]], *, title: st
     return "".join(parts)
 
 
-def bar_chart(values: Mapping[str, float], *, title: str, empty: str = "nothing yet") -> str:
-    """One horizontal bar per label, longest first, each with its value at its end."""
+def bar_chart(values: Mapping[str, float], *, title: str, empty: str = "nothing yet", width: int = 560) -> str:
+    """One horizontal bar per label, longest first, each with its value at its end (``width``: of the viewBox,
+    about the pixels it will take, so its text stays the page's size)."""
     rows = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
-    bar_h, gap, label_w, width = 18, 6, 230, 560
+    bar_h, gap, label_w = 18, 6, 260
     height = max(40, len(rows) * (bar_h + gap) + gap)
     head = (f'<svg class=chart role=img viewBox="0 0 {width} {height}" width="100%" '
             f'aria-label="{escape(title)}"><title>{escape(title)}</title>')

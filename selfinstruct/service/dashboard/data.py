@@ -50,6 +50,10 @@ def _accepted_row(a: Accepted) -> str:
 def _reject_row(r: RejectRow) -> str:
     neighbour = esc(r.neighbour) if r.neighbour else "<span class=muted>–</span>"
     score = f"{r.rouge_l:.3f}" if r.rouge_l is not None else "–"
+    if r.pool_neighbour is not None:
+        at = f"{r.pool_rouge_l:.3f}" if r.pool_rouge_l is not None else "?"
+        neighbour += (f'<div class="small muted">when rejected: {at} against '
+                      f"<q>{esc(r.pool_neighbour)}</q> (pool, seeds included)</div>")
     return (f"<tr class=rejected><td><span class=mono>{esc(r.stage)}:{esc(r.reason)}</span></td>"
             f"<td><pre>{esc(r.text) or '(empty)'}</pre></td><td>{neighbour}</td><td class=num>{score}</td></tr>")
 

@@ -7,6 +7,7 @@ page's script re-fetches every two seconds.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,10 @@ from selfinstruct.service.dashboard.layout import esc, page, respond
 from selfinstruct.service.dashboard.state import MANAGER, SERIES
 
 __all__ = ["job_page", "job_live"]
+
+
+def _utc(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
 
 
 def _health(view: dict[str, Any]) -> str:
@@ -74,7 +79,7 @@ def live_html(request: web.Request, job_id: str) -> str:
             f"<div class=card><h2>Acceptance</h2>"
             f"{line_chart(acceptance, title='share of produced instructions accepted, percent')}</div></div>"
             f"{note}<div class=card><h2>Rejects by reason</h2>"
-            f"{bar_chart(rejects, title='rejected items by stage:reason')}</div>")
+            f"{bar_chart(rejects, title='rejected items by stage:reason', width=1100)}</div>")
 
 
 _SCRIPT = """
@@ -100,7 +105,7 @@ async def job_page(request: web.Request) -> web.Response:
     spec = view["spec"]
     body = (f'<h1>Job <span class=mono>{esc(job_id)}</span></h1>'
             f'<p class=muted>{esc(str(spec.get("backend", "")))} · <span class=mono>'
-            f'{esc(str(spec.get("model", "")))}</span> · created {esc(str(view["created"]))} · '
+            f'{esc(str(spec.get("model", "")))}</span> · created {_utc(view["created"])} · '
             f'runs {view["runs"]} · <a href="/ui/jobs/{esc(job_id)}/data">browse the data</a> · '
             f'<a href="/jobs/{esc(job_id)}">JSON</a></p>'
             f'<div id=live data-src="/ui/jobs/{esc(job_id)}/live">{live_html(request, job_id)}</div>'

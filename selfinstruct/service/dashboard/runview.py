@@ -69,6 +69,10 @@ class RejectRow:
     text: str
     neighbour: str | None   # the nearest accepted instruction by ROUGE-L
     rouge_l: float | None
+    # What the similarity filter recorded when it rejected the item: its nearest text in the pool then
+    # (seeds included) and that score; None for the other reasons.
+    pool_neighbour: str | None = None
+    pool_rouge_l: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +124,17 @@ class RunView:
         scores, best = max_rouge_l(texts, accepted)
         items = [RejectRow(str(r.get("stage", "")), str(r.get("reason", "")), text,
                            accepted[int(b)] if b >= 0 and text else None,
-                           round(float(s), 4) if b >= 0 and text else None)
+                           float(s) if b >= 0 and text else None, *_recorded(r))
                  for r, text, s, b in zip(shown.items, texts, scores, best)]
         return Page(items, shown.total, shown.page, shown.pages)
+
+
+def _recorded(row: dict[str, Any]) -> tuple[str | None, float | None]:
+    similar = row.get("most_similar")
+    if not isinstance(similar, dict) or not similar:
+        return None, None
+    text, score = max(similar.items(), key=lambda kv: kv[1] if isinstance(kv[1], (int, float)) else -1)
+    return str(text), float(score) if isinstance(score, (int, float)) else None
 
 
 def _label(value: Any) -> bool | None:
