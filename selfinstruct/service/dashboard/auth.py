@@ -83,7 +83,8 @@ document.getElementById('login').addEventListener('submit', async (ev) => {
   const form = ev.target, msg = document.getElementById('msg');
   const r = await fetch('/login', {method: 'POST', credentials: 'same-origin',
     headers: {'Content-Type': 'application/json', 'Authorization': 'Bearer ' + form.token.value}, body: '{}'});
-  if (r.ok) { location.replace(form.dataset.next); } else { msg.textContent = 'wrong token'; msg.className = 'msg error'; }
+  if (r.ok) { location.replace(form.dataset.next); return; }
+  msg.textContent = 'wrong token'; msg.className = 'msg error';
 });
 """
 

@@ -44,10 +44,10 @@ def line_chart(series: Mapping[str, Sequence[tuple[float, float]]], *, title: st
                empty: str = "no samples yet") -> str:
     """Series of (seconds since start, value) points on one time axis and one value axis starting at 0."""
     points = [p for pts in series.values() for p in pts]
-    head = (f'<svg class=chart role=img viewBox="0 0 {_W} {_H}" width="100%" '
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {_W} {_H}" width="100%" '
             f'aria-label="{escape(title)}"><title>{escape(title)}</title>')
     if len(points) < 2:
-        return head + f'<text x="{_W / 2}" y="{_H / 2}" text-anchor=middle>{escape(empty)}</text></svg>'
+        return head + f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle">{escape(empty)}</text></svg>'
     t0 = min(t for t, _ in points)
     t_span = max(t for t, _ in points) - t0 or 1.0
     y_max = nice_max(max(v for _, v in points))
@@ -63,17 +63,17 @@ def line_chart(series: Mapping[str, Sequence[tuple[float, float]]], *, title: st
     for i in range(5):  # horizontal grid lines with their values
         v = y_max * i / 4
         parts.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e6ec"/>'
-                     f'<text x="{_LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor=end>{_fmt(v)}</text>')
+                     f'<text x="{_LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{_fmt(v)}</text>')
     for i in range(5):
         t = t0 + t_span * i / 4
-        parts.append(f'<text x="{x(t):.1f}" y="{_H - _BOTTOM + 16}" text-anchor=middle>{_duration(t - t0)}</text>')
+        parts.append(f'<text x="{x(t):.1f}" y="{_H - _BOTTOM + 16}" text-anchor="middle">{_duration(t - t0)}</text>')
     for i, (name, pts) in enumerate(series.items()):
         colour = PALETTE[i % len(PALETTE)]
         if pts:
             path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts)
-            parts.append(f'<polyline fill=none stroke="{colour}" stroke-width=2 points="{path}"/>')
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
         lx = _LEFT + 8 + i * 150
-        parts.append(f'<rect x="{lx}" y="{_H - 12}" width=10 height=10 fill="{colour}"/>'
+        parts.append(f'<rect x="{lx}" y="{_H - 12}" width="10" height="10" fill="{colour}"/>'
                      f'<text x="{lx + 14}" y="{_H - 3}">{escape(name)}{escape(unit)}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -85,18 +85,18 @@ def bar_chart(values: Mapping[str, float], *, title: str, empty: str = "nothing 
     rows = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
     bar_h, gap, label_w = 18, 6, 260
     height = max(40, len(rows) * (bar_h + gap) + gap)
-    head = (f'<svg class=chart role=img viewBox="0 0 {width} {height}" width="100%" '
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
             f'aria-label="{escape(title)}"><title>{escape(title)}</title>')
     if not rows:
-        return head + f'<text x="{width / 2}" y="{height / 2 + 4}" text-anchor=middle>{escape(empty)}</text></svg>'
+        return head + f'<text x="{width / 2}" y="{height / 2 + 4}" text-anchor="middle">{escape(empty)}</text></svg>'
     top = max(v for _, v in rows) or 1
     room = width - label_w - 50
     parts = [head]
     for i, (label, value) in enumerate(rows):
         y0 = gap + i * (bar_h + gap)
         w = max(1.0, value / top * room)
-        parts.append(f'<text x="{label_w - 6}" y="{y0 + 13}" text-anchor=end>{escape(label)}</text>'
-                     f'<rect x="{label_w}" y="{y0}" width="{w:.1f}" height="{bar_h}" fill="{PALETTE[2]}" rx=2>'
+        parts.append(f'<text x="{label_w - 6}" y="{y0 + 13}" text-anchor="end">{escape(label)}</text>'
+                     f'<rect x="{label_w}" y="{y0}" width="{w:.1f}" height="{bar_h}" fill="{PALETTE[2]}" rx="2">'
                      f'<title>{escape(label)}: {_fmt(value)}</title></rect>'
                      f'<text x="{label_w + w + 5:.1f}" y="{y0 + 13}">{_fmt(value)}</text>')
     parts.append("</svg>")

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from selfinstruct.engine.stats import ProgressEta
-
 __all__ = ["Sample", "JobSeries", "SeriesBook"]
 
 
@@ -34,14 +32,26 @@ class Sample:
 class JobSeries:
     max_points: int
     samples: list[Sample] = field(default_factory=list)
-    eta: ProgressEta = field(default_factory=ProgressEta)
+    eta_window: float = 60.0
     eta_s: float | None = None
 
     def add(self, sample: Sample, target: int | None) -> None:
         self.samples.append(sample)
         if len(self.samples) > self.max_points:
             self.samples = self.samples[::2] if len(self.samples) % 2 else [*self.samples[::2], sample]
-        self.eta_s = self.eta.update("accepted", sample.accepted, target)
+        self.eta_s = self._eta(target)
+
+    def _eta(self, target: int | None) -> float | None:
+        """Seconds to ``target`` accepted at the rate of the last ``eta_window`` seconds; None while unknown."""
+        if not target or not self.samples:
+            return None
+        last = self.samples[-1]
+        if last.accepted >= target:
+            return 0.0
+        recent = [s for s in self.samples[:-1] if last.t - s.t <= self.eta_window] or self.samples[-2:-1]
+        if not recent or last.accepted <= recent[0].accepted or last.t <= recent[0].t:
+            return None
+        return (target - last.accepted) * (last.t - recent[0].t) / (last.accepted - recent[0].accepted)
 
     def rates(self) -> dict[str, list[tuple[float, float]]]:
         """Per-second rates between consecutive samples: requests/s and accepted/s, against seconds."""
