@@ -7,6 +7,8 @@ is on disk at each request, so they work while the job runs.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -55,15 +57,28 @@ def _reject_row(r: RejectRow) -> str:
         neighbour += (f'<div class="small muted">when rejected: {at} against '
                       f"<q>{esc(r.pool_neighbour)}</q> (pool, seeds included)</div>")
     return (f"<tr class=rejected><td><span class=mono>{esc(r.stage)}:{esc(r.reason)}</span></td>"
-            f"<td><pre>{esc(r.text) or '(empty)'}</pre></td><td>{neighbour}</td><td class=num>{score}</td></tr>")
+            f"<td>{_text(r.text)}</td><td>{neighbour}</td><td class=num>{score}</td></tr>")
+
+
+def _text(text: str, limit: int = 300) -> str:
+    """A long text (a whole cut-off answer) folds away after ``limit`` characters."""
+    if not text:
+        return "<pre>(empty)</pre>"
+    if len(text) <= limit:
+        return f"<pre>{esc(text)}</pre>"
+    return f"<details><summary><pre>{esc(text[:limit])}…</pre></summary><pre>{esc(text)}</pre></details>"
 
 
 async def data_page(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     job_id = request.match_info["id"]
     rec = manager.get(job_id)
-    run = RunView(manager.run_dir(job_id))
-    q = request.query
+    # Parsing a large run's files and scoring ROUGE-L take a while: off the event loop, which runs the jobs.
+    body = await asyncio.to_thread(_body, RunView(manager.run_dir(job_id)), job_id, rec.state, request.query)
+    return respond(page(f"Data of job {job_id}", body))
+
+
+def _body(run: RunView, job_id: str, state: str, q: Mapping[str, str]) -> str:
     view = "rejected" if q.get("view") == "rejected" else "accepted"
     query, reason, number = q.get("q", ""), q.get("reason", ""), _int(q.get("page"), 1)
     base = f"/ui/jobs/{job_id}/data"
@@ -84,14 +99,14 @@ async def data_page(request: web.Request) -> web.Response:
         search += f'<label>Reason<select name=reason><option value="">all</option>{options}</select></label>'
         shown = run.rejected(reason=reason, query=query, page=number, size=PAGE_SIZE)
         rows = "".join(_reject_row(r) for r in shown.items)
-        table = ("<table id=data><thead><tr><th>Reason</th><th>Rejected text</th>"
+        table = ("<table id=data><colgroup><col style='width:20%'><col style='width:38%'><col style='width:35%'>"
+                 "<col style='width:7%'></colgroup><thead><tr><th>Reason</th><th>Rejected text</th>"
                  "<th>Nearest accepted instruction</th><th class=num>ROUGE-L</th></tr></thead>"
                  f"<tbody>{rows or '<tr><td colspan=4 class=muted>nothing matches (yet)</td></tr>'}</tbody></table>")
         params = {"view": view, "q": query, "reason": reason}
     search += "<button type=submit>Show</button></form>"
     running = (" The job is running: its files are rewritten every few seconds; reload to see more."
-               if rec.state == "running" else "")
-    body = (f'<h1>Data of job <a class=mono href="/ui/jobs/{esc(job_id)}">{esc(job_id)}</a></h1>'
+               if state == "running" else "")
+    return (f'<h1>Data of job <a class=mono href="/ui/jobs/{esc(job_id)}">{esc(job_id)}</a></h1>'
             f"<p>{tabs}</p><p class='small muted'>Read from the run directory's files.{running}</p>"
             f"<div class=card>{search}</div>{_pager(base, params, shown)}{table}{_pager(base, params, shown)}")
-    return respond(page(f"Data of job {job_id}", body))

@@ -57,7 +57,7 @@ font-size:.85em;color:var(--muted);gap:.2em}
 .pager{display:flex;gap:.8em;align-items:center;margin:.6em 0}
 svg text{font-family:inherit;font-size:11px;fill:var(--muted)}
 .up{color:var(--ok)}.down{color:var(--bad)}
-pre{white-space:pre-wrap;margin:.2em 0}
+pre{white-space:pre-wrap;margin:.2em 0;font-family:inherit}
 """
 
 
