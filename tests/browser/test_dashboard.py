@@ -31,10 +31,9 @@ def daemon(tmp_path_factory):
             d.stop()
 
 
-def _progress_text(browser, job: str) -> str:
-    from selenium.webdriver.common.by import By
-
-    return browser.find_element(By.CSS_SELECTOR, f"#job-{job} .progress-text").text
+def _progress_text(browser, job: str) -> str | None:
+    return browser.execute_script(
+        "const e = document.querySelector(arguments[0]); return e && e.textContent", f"#job-{job} .progress-text")
 
 
 def _loopback_only(browser, base: str) -> None:
@@ -66,7 +65,7 @@ def test_submitted_job_shows_up_and_its_progress_moves_without_reload(daemon, br
                          timeout=15, what="the page to confirm the submitted job")
     job = message.group(1)
     assert daemon.job(job)["spec"]["num_instructions"] == 150  # the form's values reached the API
-    first = wait_until(lambda: browser.find_elements(By.ID, f"job-{job}") and _progress_text(browser, job),
+    first = wait_until(lambda: _progress_text(browser, job),
                        timeout=15, what="the job's row on the jobs page")
     changed = wait_until(lambda: (t := _progress_text(browser, job)) != first and t, timeout=30,
                          what=f"the progress text to change from {first!r}")
@@ -89,7 +88,33 @@ def test_submitted_job_shows_up_and_its_progress_moves_without_reload(daemon, br
     browser.get(f"{daemon.base}/ui/jobs/{job}")
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
     _loopback_only(browser, daemon.base)
-    assert daemon.call("POST", f"/jobs/{job}/cancel")[0] == 200
+
+    # The buttons drive the JSON API: pause, then cancel, and the row follows.
+    browser.get(daemon.base + "/")
+
+    def click(action: str, state: str) -> None:
+        # The table is swapped in anew every 2 s, so an element found a moment ago may be gone: retry.
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        def press() -> bool:
+            try:
+                button = browser.find_element(By.CSS_SELECTOR, f'#job-{job} button[data-action="{action}"]')
+                if not button.is_enabled():
+                    return False
+                button.click()
+                return True
+            except StaleElementReferenceException:
+                return False
+
+        wait_until(press, timeout=15, what=f"the {action} button to be pressed")
+        wait_until(lambda: browser.execute_script(
+            "const r = document.getElementById(arguments[0]); return r && r.dataset.state", f"job-{job}") == state,
+            timeout=30, what=f"the row to say {state}")
+
+    click("pause", "paused")
+    assert daemon.job(job)["state"] == "paused"
+    click("cancel", "cancelled")
+    assert daemon.wait_state(job, ("cancelled",))["state"] == "cancelled"
 
 
 def test_token_login_sets_an_httponly_cookie(tmp_path, browser):
