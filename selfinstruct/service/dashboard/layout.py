@@ -61,8 +61,10 @@ pre{white-space:pre-wrap;margin:.2em 0;font-family:inherit}
 """
 
 
-def page(title: str, body: str, *, script: str | None = None, nav: str | None = None) -> str:
-    """A whole HTML document: ``title`` is plain text (escaped here); ``body`` and ``script`` are ours, unescaped.
+def page(title: str, body: str, *, script: str | None = None, nav: str | None = None,
+         style: str | None = None) -> str:
+    """A whole HTML document: ``title`` is plain text (escaped here); ``body``, ``script`` and ``style`` (a
+    page's own CSS, after the shared one) are ours, unescaped.
 
     ``script`` must not contain ``</script>``; ``respond`` allows it by hash.
     """
@@ -71,7 +73,7 @@ def page(title: str, body: str, *, script: str | None = None, nav: str | None = 
     tail = f"<script>{script}</script>" if script else ""
     return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
             '<meta name=viewport content="width=device-width, initial-scale=1">'
-            f"<title>{esc(title)} · selfinstruct</title><style>{CSS}</style></head>"
+            f"<title>{esc(title)} · selfinstruct</title><style>{CSS}{style or ''}</style></head>"
             f'<body><header><span class=brand>selfinstruct</span>{links}</header>'
             f"<main>{body}</main>{tail}</body></html>")
 
