@@ -40,7 +40,7 @@ def shoot(browser: webdriver.Chrome, url: str, out: Path, *, settle: float = 0.5
     browser.get(url)
     time.sleep(settle)
     height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1280, min(max(height, 600), 2400))
+    browser.set_window_size(1280, min(max(height, 600), 1500))
     time.sleep(0.3)
     browser.save_screenshot(str(out))
     browser.set_window_size(1280, 900)

@@ -120,3 +120,14 @@ def test_rejects_get_their_nearest_accepted_neighbour(tmp_path):
     assert short.neighbour == "List three prime numbers." and short.rouge_l == pytest.approx(1 / 3)  # "list" of 2 and of 4 tokens
     assert failed.neighbour is None and failed.rouge_l is None
     assert [r.reason for r in view.rejected(reason="instruction:too_short").items] == ["too_short"]
+
+
+def test_rates_are_taken_over_a_window():
+    s = JobSeries(max_points=100)
+    for i in range(21):  # 5 accepted in one burst every 5 s, 1 request a second
+        s.add(Sample(t=float(i), accepted=5 * (i // 5), rejected=0, requests=i, rate_limited=0), target=None)
+    accepted = dict(s.rates(over=10.0)["accepted/s"])
+    assert accepted[1.0] == 0.0 and accepted[5.0] == pytest.approx(1.0)  # the first 5 s: one burst of 5
+    assert all(v == pytest.approx(1.0) for t, v in accepted.items() if t >= 10)  # 5 per 5 s, steady
+    assert len(set(accepted.values())) > 1  # before the window fills, the bursts still show
+    assert all(v == pytest.approx(1.0) for _, v in s.rates(over=10.0)["requests/s"])

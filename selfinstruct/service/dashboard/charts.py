@@ -13,7 +13,7 @@ __all__ = ["line_chart", "bar_chart", "nice_max", "PALETTE"]
 
 PALETTE = ("#2f5fd0", "#1f8a4c", "#c0392b", "#b7791f", "#7b4bb7")
 _W, _H = 560, 220                  # viewBox of a line chart
-_LEFT, _RIGHT, _TOP, _BOTTOM = 48, 12, 14, 34
+_LEFT, _RIGHT, _TOP, _BOTTOM = 48, 26, 14, 34
 
 
 def nice_max(value: float) -> float:

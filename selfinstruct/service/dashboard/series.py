@@ -53,10 +53,15 @@ class JobSeries:
             return None
         return (target - last.accepted) * (last.t - recent[0].t) / (last.accepted - recent[0].accepted)
 
-    def rates(self) -> dict[str, list[tuple[float, float]]]:
-        """Per-second rates between consecutive samples: requests/s and accepted/s, against seconds."""
+    def rates(self, *, over: float = 10.0) -> dict[str, list[tuple[float, float]]]:
+        """Requests/s and accepted/s at each sample, each over the last ``over`` seconds (instructions are
+        accepted a batch per answer, so the rate between two samples alone is mostly 0 with spikes)."""
         out: dict[str, list[tuple[float, float]]] = {"requests/s": [], "accepted/s": []}
-        for a, b in zip(self.samples, self.samples[1:]):
+        start = 0
+        for b in self.samples[1:]:
+            while start + 1 < len(self.samples) and b.t - self.samples[start + 1].t >= over:
+                start += 1
+            a = self.samples[start]
             dt = b.t - a.t
             if dt > 0:
                 out["requests/s"].append((b.t, max(0, b.requests - a.requests) / dt))
