@@ -10,8 +10,13 @@ Modules, each with one job:
     manager  run jobs as asyncio tasks and record their states
     metrics  Prometheus collector reading live stats at scrape time
     hygiene  which Host, Origin, body size and Content-Type requests may have
+<<<<<<< HEAD
     app      HTTP routes and the bearer-token gate
     reviews  the review routes: samples of a job's data, ratings, summary, exports, review pages
+=======
+    app      HTTP routes (the API, and the dashboard's pages)
+    dashboard  the web pages (jobs, one job, data browser), their layout, and the token gate with its cookie
+>>>>>>> wt-16d
     server   lock, serve, resume, shut down by signal
 
 `selfinstruct serve` itself is selfinstruct/cli/serve.py.

@@ -8,6 +8,11 @@
     GET  /jobs/{id}                    {"id", "state", "progress", "stats", "error", ...}
     POST /jobs/{id}/pause|resume|cancel
     GET  /jobs/{id}/output             {"files": [...]}; ?file=NAME streams one file of the run directory
+    GET  /, /ui/...                    the dashboard's HTML pages (``selfinstruct.service.dashboard``)
+    POST /login, /logout               the dashboard's session cookie (``dashboard.auth``)
+
+With a token, every route but /healthz needs it as a bearer header or as the
+dashboard's session cookie (``dashboard.auth``).
 
 Errors are JSON ``{"error": message}`` with 400 (bad spec, bad file name),
 401 (token), 403 (foreign Origin), 404 (no such job or file), 409 (action not
@@ -17,7 +22,6 @@ valid in this state), 413 (body too large), 415 (a write that is not JSON) and
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,9 @@ from selfinstruct.errors import ConfigError, InputError
 from selfinstruct.runfiles import STATE
 from selfinstruct.service.backends import public_view
 from selfinstruct.service.config import DEFAULT_MAX_BODY
+from selfinstruct.service.dashboard import add_dashboard
+from selfinstruct.service.dashboard.auth import auth_middleware
+from selfinstruct.service.dashboard.state import MANAGER
 from selfinstruct.service.hygiene import HostPolicy, hygiene_middleware
 from selfinstruct.service.manager import Conflict, JobManager, UnknownJob
 from selfinstruct.service.metrics import build_registry, render
@@ -37,9 +44,7 @@ from selfinstruct.service.spec import validate_spec
 
 __all__ = ["build_app", "result_path", "BadFileName", "MANAGER"]
 
-MANAGER = web.AppKey("manager", JobManager)
 _REGISTRY = web.AppKey("registry", object)
-_OPEN_PATHS = frozenset({"/healthz"})
 _PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -70,20 +75,6 @@ def _json(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
 
 def _error(status: int, message: str, **kwargs: Any) -> web.Response:
     return _json({"error": message}, status=status, **kwargs)
-
-
-def _auth_middleware(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
-    expected = f"Bearer {token}".encode()
-
-    @web.middleware
-    async def check_token(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        if request.path not in _OPEN_PATHS:
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                return _error(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
-
-    return check_token
 
 
 @web.middleware
@@ -164,7 +155,7 @@ def build_app(manager: JobManager, *, hosts: HostPolicy, token: str | None = Non
               max_body: int = DEFAULT_MAX_BODY, review_templates: dict[str, Any] | None = None) -> web.Application:
     middlewares = [hygiene_middleware(hosts, origins=origins, max_body=max_body, reply=_error)]
     if token:
-        middlewares.append(_auth_middleware(token))
+        middlewares.append(auth_middleware(token, _error))
     app = web.Application(middlewares=[*middlewares, _errors_middleware], client_max_size=max_body)
     app[MANAGER] = manager
     app[_REGISTRY] = build_registry(manager)
@@ -176,5 +167,6 @@ def build_app(manager: JobManager, *, hosts: HostPolicy, token: str | None = Non
     app.router.add_get("/jobs/{id}", get_job)
     app.router.add_post("/jobs/{id}/{action:pause|resume|cancel}", job_action)
     app.router.add_get("/jobs/{id}/output", job_output)
+    add_dashboard(app, token=token)
     add_review_routes(app, manager, review_templates)  # /jobs/{id}/reviews, /reviews/*: see service.reviews
     return app

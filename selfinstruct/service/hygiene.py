@@ -4,8 +4,9 @@ These stop a web page in the operator's browser from driving a loopback daemon:
 - ``Host`` must be the bound address, a loopback name, or a configured name
   (DNS rebinding makes ``evil.example`` resolve to 127.0.0.1; its requests still
   say ``Host: evil.example``), else 421;
-- a request with an ``Origin`` header must come from an allowed origin (none by
-  default), else 403;
+- a request with an ``Origin`` header must come from the service's own origin
+  (``http://`` plus the accepted Host: the dashboard's own ``fetch`` writes) or
+  an allowed origin (none by default), else 403;
 - a write (POST, PUT, PATCH, DELETE) must say ``Content-Type: application/json``,
   which a page cannot send cross-origin without a preflight, else 415;
 - a body over ``max_body_bytes`` gets 413, before it is read when it declares
@@ -90,8 +91,12 @@ class HostPolicy:
         return False
 
 
-def origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
-    return origin.strip().rstrip("/").lower() in {a.rstrip("/").lower() for a in allowed}
+def origin_allowed(origin: str, allowed: Iterable[str], *, host: str | None = None) -> bool:
+    """``origin`` is one of ``allowed``, or the service's own (``http://HOST``, HOST the request's checked Host)."""
+    origin = origin.strip().rstrip("/").lower()
+    if host is not None and origin == f"http://{host.strip().lower()}":
+        return True
+    return origin in {a.rstrip("/").lower() for a in allowed}
 
 
 def hygiene_middleware(hosts: HostPolicy, *, origins: tuple[str, ...], max_body: int,
@@ -104,7 +109,7 @@ def hygiene_middleware(hosts: HostPolicy, *, origins: tuple[str, ...], max_body:
             return reply(421, "this service does not answer for that Host; add the name to allowed_hosts in the "
                               "service's --config file if it is yours")
         origin = request.headers.get("Origin")
-        if origin is not None and not origin_allowed(origin, origins):
+        if origin is not None and not origin_allowed(origin, origins, host=request.headers.get("Host")):
             return reply(403, f"requests from origin {origin!r} are not allowed (allowed_origins in the "
                               f"service's --config file)")
         if request.content_length is not None and request.content_length > max_body:
