@@ -7,9 +7,8 @@ only that script). Every value from the data is escaped here, and the script onl
 ever sets text, never HTML.
 
 Each page is a body (review CSS, markup, and an ``#review-app`` element whose
-``data-*`` say which page it is) plus the script, so it fits the dashboard's shared
-shell (``page(title, body, script=SCRIPT)`` of ``service.dashboard.layout``), which
-replaces ``document`` here once both are on one branch.
+``data-*`` say which page it is) plus the script, in the dashboard's shared shell
+(``page(title, body, script=SCRIPT)`` of ``service.dashboard.layout``).
 """
 
 from __future__ import annotations
@@ -20,16 +19,8 @@ from typing import Any
 
 from selfinstruct.review.script import SCRIPT
 
-__all__ = ["list_page", "rate_page", "document", "SCRIPT"]
+__all__ = ["list_page", "rate_page", "SCRIPT"]
 
-_BASE_STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
-header{background:#1d2430;color:#fff;padding:.6rem 1.2rem}header a{color:#cfe0ff;margin-right:1rem}
-main{max-width:1100px;margin:1rem auto;padding:0 1rem}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e5e8ec;padding:.3rem .5rem;text-align:left}
-button{font:inherit;padding:.25rem .6rem;border:1px solid #aab2bd;border-radius:4px;background:#fff;cursor:pointer}
-.muted{color:#667}
-"""
 # What the review pages need beyond a page shell's own CSS.
 _REVIEW_STYLE = """<style>
 #review-app section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:.8rem 1rem;margin-bottom:1rem}
@@ -47,15 +38,6 @@ kbd{border:1px solid #aab2bd;border-radius:3px;padding:0 .25rem;font-size:.85em;
 def _app(page: str, inner: str, **data: str) -> str:
     attrs = "".join(f' data-{k}="{escape(v)}"' for k, v in {"page": page, **data}.items())
     return f'{_REVIEW_STYLE}<div id="review-app"{attrs}>{inner}</div>'
-
-
-def document(title: str, body: str) -> str:
-    """A whole HTML page around ``body``, with the review script inline."""
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{_BASE_STYLE}</style></head>"
-            f'<body><header><a href="/">Dashboard</a><a href="/reviews">Reviews</a></header>'
-            f"<main>{body}</main><script>{SCRIPT}</script></body></html>")
 
 
 def list_page(jobs: Sequence[tuple[str, str, str]], reviews: Iterable[Mapping[str, Any]],

@@ -17,8 +17,6 @@ naming the field.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,11 +24,12 @@ import orjson
 from aiohttp import web
 
 from selfinstruct.errors import SelfInstructError
-from selfinstruct.review.page import SCRIPT, document, list_page, rate_page
+from selfinstruct.review.page import SCRIPT, list_page, rate_page
 from selfinstruct.review.sampling import run_items, sample_items
 from selfinstruct.review.stats import Rating, summarize
 from selfinstruct.review.table import ratings_csv, ratings_jsonl
 from selfinstruct.review.templates import BUILTIN, AnswerError, Criterion, Template, check_answers
+from selfinstruct.service.dashboard.layout import page, respond
 from selfinstruct.service.manager import JobManager
 from selfinstruct.service.store import ReviewRecord, ReviewStore
 
@@ -197,13 +196,8 @@ async def export_jsonl(request: web.Request) -> web.Response:
 
 
 def _page(title: str, body: str) -> web.Response:
-    """A review page, with a CSP that allows this origin only and exactly the review script (by hash)."""
-    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; connect-src 'self'; "
-           "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-    return web.Response(text=document(title, body), content_type="text/html", charset="utf-8",
-                        headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
-                                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+    """A review page in the dashboard's shell; its CSP allows this origin only and exactly the review script."""
+    return respond(page(title, body, script=SCRIPT, nav="/reviews"))
 
 
 async def reviews_page(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from aiohttp import web
 __all__ = ["page", "respond", "NAV", "esc"]
 
 # (label, href) of the nav bar; a page marks its own entry as current by passing ``nav=href``.
-NAV: tuple[tuple[str, str], ...] = (("Jobs", "/"),)
+NAV: tuple[tuple[str, str], ...] = (("Jobs", "/"), ("Reviews", "/reviews"))
 
 esc = escape  # every text we put into HTML goes through here (quote=True also covers attribute values)
 
