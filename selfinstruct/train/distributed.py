@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ProcessLayout", "process_layout", "RankReport", "gather_rank_reports"]
+__all__ = ["ProcessLayout", "process_layout", "RankReport", "gather_rank_reports", "from_main_process"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,3 +66,15 @@ def gather_rank_reports(report: RankReport) -> list[RankReport]:
 
     reports: list[Any] = gather_object([report])
     return sorted(reports, key=lambda r: r.rank)
+
+
+def from_main_process(value: Any) -> Any:
+    """Rank 0's ``value`` on every rank (a collective); ``value`` itself in a world of one.
+
+    For decisions every rank must share, such as the checkpoint to resume from:
+    each rank reading output_dir on its own could see a different latest
+    checkpoint (one still being written, or a cache of a network filesystem).
+    """
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value], from_process=0)[0]

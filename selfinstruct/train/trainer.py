@@ -19,7 +19,8 @@ across ranks, so the global batch is per-device batch x accumulation x world
 size. Every rank must reach the same collectives (training, evaluate, the
 gather of per-rank counts); only rank 0 writes the adapter, the tokenizer, the
 summary and the loss curve, and the others wait for it at a barrier. All ranks
-resume from the same checkpoint: it is found on the shared output_dir.
+resume from the checkpoint rank 0 finds; Trainer checkpoints are written by
+rank 0 alone, so on several nodes output_dir must be a filesystem they share.
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ from typing import Any
 from selfinstruct.errors import ConfigError
 from selfinstruct.train.config import TrainConfig
 from selfinstruct.train.data import Conversation, read_conversations, split_conversations
-from selfinstruct.train.distributed import ProcessLayout, RankReport, gather_rank_reports, process_layout
+from selfinstruct.train.distributed import (
+    ProcessLayout,
+    RankReport,
+    from_main_process,
+    gather_rank_reports,
+    process_layout,
+)
 from selfinstruct.train.render import ensure_chat_template, tokenize_conversation
 from selfinstruct.train.summary import library_versions, losses_from_log_history, plot_losses, write_summary
 
@@ -246,6 +253,7 @@ def train(config: TrainConfig) -> TrainResult:
     from selfinstruct.train.model import count_parameters
 
     resume = find_resume_checkpoint(t.output_dir) if t.resume else None
+    resume = from_main_process(resume)  # every rank resumes from rank 0's choice
     if resume is not None:
         log.info("resuming from %s", resume)
     train_started = time.perf_counter()
