@@ -70,6 +70,14 @@ def _label_ranks(environ: dict[str, str]) -> None:
         hf_logging.disable_progress_bar()
 
 
+def _close_process_group() -> None:
+    """Tear down the launcher's process group once every rank is done (nccl warns at exit otherwise)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def run_train(args: argparse.Namespace) -> int:
     from selfinstruct.train.config import load_train_config
 
@@ -78,6 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
     from selfinstruct.train.trainer import train  # heavy: torch, transformers, trl, peft
 
     result = train(config)
+    _close_process_group()
     if result.rank != 0:
         return 0
     s = result.summary

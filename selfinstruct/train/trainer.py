@@ -209,7 +209,7 @@ def prepare_run(config: TrainConfig, *, device: str | None = None, callbacks: li
         log.warning("dropped %d train / %d eval example(s) whose prompt fills max_length=%d",
                     dropped, eval_dropped, t.max_length)
 
-    layout = process_layout(use_cpu=device == "cpu" if device else not torch.cuda.is_available())
+    layout = process_layout(use_cpu=(device == "cpu") if device else not torch.cuda.is_available())
     if device is None or layout.world_size > 1:
         device = layout.device
     loaded = load_base_model(config.model.name, load_in_4bit=config.model.load_in_4bit,
