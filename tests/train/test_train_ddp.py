@@ -1,4 +1,5 @@
-"""Data-parallel QLoRA on CPU: `torchrun --standalone --nproc_per_node 2 -m selfinstruct train` with gloo.
+"""Data-parallel QLoRA on CPU: `torchrun --standalone --nproc_per_node 2 -m selfinstruct train` with gloo,
+a kill and resume under torchrun, and `accelerate launch` with a config file.
 
 Two real processes on the tiny model (torchrun is torch.distributed.run, run
 with this interpreter). Evidence that both ranks trained comes from the ranks
@@ -166,3 +167,27 @@ def test_torchrun_kill_then_resume_continues_on_both_ranks(tiny_qwen, alpaca_fil
     # one loss series across the kill
     assert s["loss_steps"] == list(range(1, max_steps + 1))
     assert s["losses"][: len(first_losses)] == first_losses
+
+
+def test_accelerate_launch_with_a_config_file_runs_two_ranks(tiny_qwen, alpaca_file, tmp_path):
+    """`accelerate launch --config_file` (distributed_type MULTI_GPU, 2 processes) on a CPU-only machine: gloo."""
+    out = tmp_path / "out"
+    steps = 4
+    cfg = _write_config(tmp_path / "c.toml", tiny_qwen, alpaca_file, out, max_steps=steps,
+                        accumulation=1, logging_steps=1, save_steps=100)
+    accelerate_cfg = tmp_path / "accelerate.yaml"
+    accelerate_cfg.write_text(
+        "compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_machines: 1\n"
+        f"num_processes: {WORLD}\nmachine_rank: 0\ngpu_ids: all\nmixed_precision: 'no'\nuse_cpu: false\n"
+    )
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_cfg),
+           "--main_process_port", "0",  # a free port
+           "-m", "selfinstruct", "train", "--config", str(cfg)]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    s = json.loads((out / "training_summary.json").read_text())
+    assert s["world_size"] == WORLD and s["distributed_backend"] == "gloo"
+    assert s["global_batch_size"] == BATCH * WORLD
+    assert [r["micro_steps"] for r in s["ranks"]] == [steps] * WORLD
+    assert proc.stdout.count('"output_dir"') == 1
+    assert (out / "adapter_model.safetensors").is_file()
