@@ -20,7 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from selfinstruct.train.trainer import find_resume_checkpoint
+
+pytestmark = pytest.mark.slow  # two launches of two processes each: 20-60 s a test on 2 shared cores
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORLD = 2
