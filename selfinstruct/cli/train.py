@@ -2,12 +2,19 @@
 
 Each override flag is a ``ConfigFlag`` on a ``section.key`` of the training
 config (selfinstruct.train.config); torch and friends load inside ``run_train``.
+
+Under torchrun or ``accelerate launch`` (RANK and WORLD_SIZE set) every process
+runs ``train``: log lines carry the rank, ranks other than 0 log warnings only,
+and only rank 0 prints the result.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import warnings
 
 from selfinstruct.cli import sections
 from selfinstruct.cli.common import float_flag, int_flag
@@ -43,19 +50,53 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(_flags=TRAIN_FLAGS)
 
 
+def _label_ranks(environ: dict[str, str]) -> None:
+    """Prefix log lines with the rank under a launcher; quiet the replicas, which repeat what rank 0 says."""
+    world = int(environ.get("WORLD_SIZE", "1") or 1)
+    if world <= 1:
+        return
+    rank = environ.get("RANK", "?")
+    fmt = f"[rank {rank}/{world}] %(asctime)s %(levelname)s %(name)s: %(message)s"
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter(fmt))
+    if rank != "0":
+        logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
+        # the same deprecation notices and progress bars as rank 0, once per process
+        warnings.simplefilter("ignore", FutureWarning)
+        import datasets
+        from transformers.utils import logging as hf_logging
+
+        datasets.disable_progress_bars()
+        hf_logging.disable_progress_bar()
+
+
+def _close_process_group() -> None:
+    """Tear down the launcher's process group once every rank is done (nccl warns at exit otherwise)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def run_train(args: argparse.Namespace) -> int:
     from selfinstruct.train.config import load_train_config
 
     config = load_train_config(args.config, dotted_overrides(args, args._flags))
+    _label_ranks(dict(os.environ))
     from selfinstruct.train.trainer import train  # heavy: torch, transformers, trl, peft
 
     result = train(config)
+    _close_process_group()
+    if result.rank != 0:
+        return 0
     s = result.summary
     final = s["losses"][-1] if s["losses"] else None
     print(json.dumps({
         "output_dir": str(result.output_dir),
         "quantization": s["quantization"],
         "global_step": s["global_step"],
+        "world_size": s["world_size"],
+        "global_batch_size": s["global_batch_size"],
         "first_loss": s["losses"][0] if s["losses"] else None,
         "final_loss": final,
         "eval_loss": s["eval_loss"],

@@ -5,8 +5,9 @@
 
 Modules: config (TOML -> frozen dataclasses), data (any of our outputs ->
 conversations), render (chat template -> input_ids + completion mask), model
-(nf4 base + LoRA), trainer (the run), summary (summary JSON + loss plot),
-merge (adapter -> full weights). Importing this package imports no torch.
+(nf4 base + LoRA), trainer (the run), distributed (rank and device under
+torchrun / accelerate launch), summary (summary JSON + loss plot), merge
+(adapter -> full weights). Importing this package imports no torch.
 """
 
 from __future__ import annotations

@@ -11,10 +11,21 @@ examples do not attend to each other under sdpa/flash attention.
 
 Resume: the highest ``checkpoint-N`` in output_dir whose trainer_state.json
 parses (a kill during a save leaves a checkpoint without it, which is skipped).
+
+Data-parallel (``torchrun --nproc_per_node N -m selfinstruct train``, or
+``accelerate launch``): every rank runs this same code on its own device
+(distributed.py); the Trainer wraps the LoRA model in DDP and shards each batch
+across ranks, so the global batch is per-device batch x accumulation x world
+size. Every rank must reach the same collectives (training, evaluate, the
+gather of per-rank counts); only rank 0 writes the adapter, the tokenizer, the
+summary and the loss curve, and the others wait for it at a barrier. All ranks
+resume from the checkpoint rank 0 finds; Trainer checkpoints are written by
+rank 0 alone, so on several nodes output_dir must be a filesystem they share.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -26,6 +37,13 @@ from typing import Any
 from selfinstruct.errors import ConfigError
 from selfinstruct.train.config import TrainConfig
 from selfinstruct.train.data import Conversation, read_conversations, split_conversations
+from selfinstruct.train.distributed import (
+    ProcessLayout,
+    RankReport,
+    from_main_process,
+    gather_rank_reports,
+    process_layout,
+)
 from selfinstruct.train.render import ensure_chat_template, tokenize_conversation
 from selfinstruct.train.summary import library_versions, losses_from_log_history, plot_losses, write_summary
 
@@ -41,6 +59,7 @@ class TrainResult:
     model: Any  # the trained PeftModel, in eval mode
     tokenizer: Any
     output_dir: Path
+    rank: int  # 0 in a single-process run; only rank 0 wrote output_dir
 
 
 def find_resume_checkpoint(output_dir: str | Path) -> Path | None:
@@ -116,6 +135,9 @@ def _sft_args(config: TrainConfig, *, compute_dtype: str, on_cuda: bool, has_eva
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
+        # Every LoRA parameter gets a gradient each step; the default (find unused
+        # ones, since a PeftModel is not a PreTrainedModel) costs a graph walk per step.
+        ddp_find_unused_parameters=False,
         max_length=t.max_length,
         packing=t.packing,
         packing_strategy="bfd",
@@ -150,6 +172,7 @@ class PreparedRun:
     quantization: str
     compute_dtype: str
     device: str
+    layout: ProcessLayout
     chat_template: str
     train_examples: int
     eval_examples: int
@@ -159,7 +182,8 @@ class PreparedRun:
 def prepare_run(config: TrainConfig, *, device: str | None = None, callbacks: list | None = None) -> PreparedRun:
     """Read and tokenize the data, load the model with LoRA, and build the SFTTrainer.
 
-    ``device`` defaults to the first GPU if there is one, else the CPU.
+    ``device`` defaults to the first GPU if there is one, else the CPU; under a
+    launcher each rank takes its own (``cuda:<local_rank>``, or the CPU).
     """
     t = config.training
     conversations = read_conversations(config.data.path)
@@ -168,6 +192,7 @@ def prepare_run(config: TrainConfig, *, device: str | None = None, callbacks: li
         max_rows=config.data.max_rows, seed=config.data.seed,
     )
 
+    import torch
     from datasets import Dataset
     from trl import SFTTrainer
 
@@ -184,6 +209,9 @@ def prepare_run(config: TrainConfig, *, device: str | None = None, callbacks: li
         log.warning("dropped %d train / %d eval example(s) whose prompt fills max_length=%d",
                     dropped, eval_dropped, t.max_length)
 
+    layout = process_layout(use_cpu=(device == "cpu") if device else not torch.cuda.is_available())
+    if device is None or layout.world_size > 1:
+        device = layout.device
     loaded = load_base_model(config.model.name, load_in_4bit=config.model.load_in_4bit,
                              compute_dtype=config.model.compute_dtype,
                              attn_implementation=config.model.attn_implementation, device=device)
@@ -205,23 +233,27 @@ def prepare_run(config: TrainConfig, *, device: str | None = None, callbacks: li
                 param.data = param.data.float()
     return PreparedRun(
         trainer=trainer, tokenizer=tokenizer, quantization=loaded.quantization,
-        compute_dtype=loaded.compute_dtype, device=loaded.device, chat_template=template,
+        compute_dtype=loaded.compute_dtype, device=loaded.device, layout=layout, chat_template=template,
         train_examples=len(train_rows), eval_examples=len(eval_rows), dropped_examples=dropped + eval_dropped,
     )
 
 
 def train(config: TrainConfig) -> TrainResult:
-    """Fine-tune and write the adapter, tokenizer, training_summary.json and loss_curve.png to output_dir."""
+    """Fine-tune and write the adapter, tokenizer, training_summary.json and loss_curve.png to output_dir.
+
+    Under a launcher every rank calls this; rank 0 writes, and all return once it has.
+    """
     started = time.perf_counter()
     t = config.training
     run = prepare_run(config)
-    trainer, tokenizer = run.trainer, run.tokenizer
+    trainer, tokenizer, layout = run.trainer, run.tokenizer, run.layout
 
     import torch
 
     from selfinstruct.train.model import count_parameters
 
     resume = find_resume_checkpoint(t.output_dir) if t.resume else None
+    resume = from_main_process(resume)  # every rank resumes from rank 0's choice
     if resume is not None:
         log.info("resuming from %s", resume)
     train_started = time.perf_counter()
@@ -232,10 +264,17 @@ def train(config: TrainConfig) -> TrainResult:
     if run.eval_examples:
         eval_loss = float(trainer.evaluate()["eval_loss"])
 
+    ranks = gather_rank_reports(RankReport(
+        rank=layout.rank, device=run.device, micro_steps=trainer.micro_steps,
+        real_tokens=trainer.real_tokens, supervised_tokens=trainer.supervised_tokens,
+    ))
+    real_tokens = sum(r.real_tokens for r in ranks)
+    supervised_tokens = sum(r.supervised_tokens for r in ranks)
     out = Path(t.output_dir)
-    trainer.model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
     model = trainer.model
+    if layout.is_main:
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
     model.eval()
 
     losses, eval_losses = losses_from_log_history(trainer.state.log_history)
@@ -259,22 +298,34 @@ def train(config: TrainConfig) -> TrainResult:
         "packing": t.packing,
         "completion_only_loss": t.completion_only_loss,
         "max_length": t.max_length,
+        "world_size": layout.world_size,
+        "distributed_backend": layout.backend,
+        "per_device_batch_size": t.batch_size,
+        "gradient_accumulation_steps": t.gradient_accumulation_steps,
+        "global_batch_size": t.batch_size * t.gradient_accumulation_steps * layout.world_size,
+        "train_rows": len(trainer.train_dataset),  # after packing: what the batches are made of
+        "epoch": trainer.state.epoch,
+        "ranks": [dataclasses.asdict(r) for r in ranks],
         "global_step": trainer.state.global_step,
         "resumed_from_checkpoint": str(resume) if resume else None,
         "optimizer_steps_this_run": trainer.micro_steps // t.gradient_accumulation_steps,
         "losses": [p["loss"] for p in losses],
         "loss_steps": [p["step"] for p in losses],
         "eval_loss": eval_loss,
-        "real_tokens_trained": trainer.real_tokens,
-        "supervised_tokens_trained": trainer.supervised_tokens,
-        "tokens_per_second": trainer.real_tokens / train_seconds if train_seconds > 0 else None,
-        "supervised_tokens_per_second": trainer.supervised_tokens / train_seconds if train_seconds > 0 else None,
+        "real_tokens_trained": real_tokens,  # over all ranks
+        "supervised_tokens_trained": supervised_tokens,
+        "tokens_per_second": real_tokens / train_seconds if train_seconds > 0 else None,
+        "supervised_tokens_per_second": supervised_tokens / train_seconds if train_seconds > 0 else None,
         "train_seconds": round(train_seconds, 3),
         "wall_seconds": round(time.perf_counter() - started, 3),
         "torch_threads": torch.get_num_threads(),
         "versions": library_versions(),
         "config": config.to_dict(),
     }
-    write_summary(out, summary)
-    plot_losses(out, losses, eval_losses, title=f"QLoRA {Path(config.model.name).name}")
-    return TrainResult(summary=summary, model=model, tokenizer=tokenizer, output_dir=out)
+    if layout.is_main:
+        write_summary(out, summary)
+        plot_losses(out, losses, eval_losses, title=f"QLoRA {Path(config.model.name).name}")
+        log.info("rank 0 of %d wrote the adapter and summary to %s", layout.world_size, out)
+    # Nobody returns (and a launcher may not tear the group down) before rank 0 has written.
+    trainer.accelerator.wait_for_everyone()
+    return TrainResult(summary=summary, model=model, tokenizer=tokenizer, output_dir=out, rank=layout.rank)

@@ -74,6 +74,12 @@ def test_outputs_and_summary(qlora_run):
     assert s["wall_seconds"] >= s["train_seconds"] > 0
     assert {"torch", "transformers", "trl", "peft", "bitsandbytes"} <= set(s["versions"])
     assert s["loss_steps"] == sorted(s["loss_steps"]) and len(s["loss_steps"]) == len(s["losses"])
+    # one process: a world of one, no process group, global batch = per-device batch x accumulation
+    assert s["world_size"] == 1 and s["distributed_backend"] is None
+    assert s["per_device_batch_size"] == 4 and s["gradient_accumulation_steps"] == 1 and s["global_batch_size"] == 4
+    assert s["ranks"] == [{"rank": 0, "device": "cpu", "micro_steps": 30, "real_tokens": s["real_tokens_trained"],
+                           "supervised_tokens": s["supervised_tokens_trained"]}]
+    assert s["epoch"] == 30 / math.ceil(s["train_rows"] / 4)
     adapter = json.loads((out / "adapter_config.json").read_text())
     # all-linear: attention and MLP projections, not lm_head
     assert {m.rsplit(".", 1)[-1] for m in adapter["target_modules"]} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
