@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +64,11 @@ def test_backend_mode_is_the_default_and_only_a_batch_backend_forbids_other_mode
     for asked in ("online", "auto"):
         with pytest.raises(ConfigError, match=f"backend 'batch' takes batch jobs only.*{asked!r}"):
             validate_spec({"backend": "batch", "model": "m", "mode": asked}, backends=backends)
+
+    examples = load_service_file(Path(__file__).resolve().parents[2] / "examples" / "service.toml")["backends"]
+    assert validate_spec({"backend": "openai-batch", "model": "gpt-4o-mini"}, backends=examples) == {
+        "kind": "generate", "backend": "openai-batch", "model": "gpt-4o-mini", "mode": "batch",
+        "batch_poll_interval": 60, "batch_window": "24h"}
 
 
 def test_a_bad_mode_or_batch_with_replicas_fails_the_config_load_naming_backend_and_file(tmp_path):
