@@ -35,8 +35,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stderr log lines: JSON objects (default) or plain text")
     parser.add_argument("--config", type=Path, default=None, metavar="TOML",
                         help="service.toml: the backend registry ([backends.NAME] with api_base, api_key_env, "
-                             "models, endpoint, rpm, tpm, max_concurrency), seeds_dir, allowed_origins, "
-                             "allowed_hosts, max_body_bytes. Without it (and --backend) no job can run")
+                             "models, endpoint, rpm, tpm, max_concurrency, mode, batch_poll_interval, "
+                             "batch_window), seeds_dir, allowed_origins, allowed_hosts, max_body_bytes. Without it "
+                             "(and --backend) no job can run")
     parser.add_argument("--backend", action="append", default=[], metavar="NAME=URL",
                         help="a keyless loopback backend, e.g. local=http://127.0.0.1:8000/v1 (repeatable); "
                              "other backends go in --config")

@@ -1,6 +1,8 @@
 """The operator's backend registry: named endpoints with their key variable, model allow-list and shared limits.
 
 A job names a backend (``"backend": "openai"``); it never names a URL or a key.
+A backend's ``mode`` is its jobs' default (online, batch or auto); ``mode =
+"batch"`` also refuses jobs asking to go online, for servers with the Batch API only.
 The registry comes from ``[backends.NAME]`` tables of ``serve --config`` or from
 ``serve --backend NAME=URL`` (loopback only, no key). A backend's key is read
 from the service's environment, from that backend's own ``api_key_env`` and no
@@ -45,6 +47,13 @@ class BackendConfig:
         "help": "[[backends.NAME.replicas]]: servers of the same model, each with its own api_base, api_key_env "
                 "(default: the backend's) and rpm/tpm/max_concurrency (default: the backend's); jobs go to the "
                 "least loaded healthy one, and each key only to its own api_base"})
+    mode: str = field(default="online", metadata={
+        "help": "how its jobs send requests unless a job sets \"mode\": online, auto, or batch (the Batch API only: "
+                "a job asking online or auto gets 400); batch and auto cannot be combined with replicas"})
+    batch_poll_interval: float | None = field(default=None, metadata={
+        "help": "seconds before the first poll of a batch, for its jobs that set none (none: 30)"})
+    batch_window: str | None = field(default=None, metadata={
+        "help": "completion_window of its jobs' batches, for jobs that set none (none: 24h)"})
 
     def __post_init__(self) -> None:
         where = f"backend {self.name!r}"
@@ -80,6 +89,30 @@ class BackendConfig:
                 or self.max_concurrency < 1:
             raise ConfigError(f"{where}: max_concurrency must be an integer of at least 1, got "
                               f"{self.max_concurrency!r}")
+        self._check_batch(where)
+
+    def _check_batch(self, where: str) -> None:
+        from selfinstruct.batch.config import MODES, BatchConfig
+        from selfinstruct.config import check_range
+
+        if self.mode not in MODES:
+            raise ConfigError(f"{where}: mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        # A batch lives on the server that created it: its id means nothing to another replica.
+        if self.mode != "online" and self.replicas:
+            raise ConfigError(f"{where}: mode = {self.mode!r} cannot be combined with replicas (a batch is created "
+                              f"and polled on one server); use mode = 'online' or one backend per server")
+        if self.batch_poll_interval is not None:
+            try:
+                check_range("batch_poll_interval", self.batch_poll_interval, lo=0,
+                            hi=BatchConfig().max_poll_interval, lo_open=True)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+        if self.batch_window is not None:
+            try:
+                BatchConfig(window=self.batch_window)
+            except ConfigError:
+                raise ConfigError(f"{where}: batch_window must look like '24h' (hours or days), got "
+                                  f"{self.batch_window!r}") from None
 
     @property
     def limits(self) -> Any:
@@ -153,6 +186,8 @@ def public_view(backend: BackendConfig) -> dict[str, Any]:
     return {"name": backend.name, "api_base": backend.api_base, "endpoint": backend.endpoint,
             "models": list(backend.models) if backend.models is not None else None,
             "requires_key": backend.api_key_env is not None,
+            "mode": backend.mode, "batch_poll_interval": backend.batch_poll_interval,
+            "batch_window": backend.batch_window,
             "limits": {"rpm": backend.rpm, "tpm": backend.tpm, "max_concurrency": backend.max_concurrency},
             "replicas": [{"api_base": r.api_base, "limits": {"rpm": lim.rpm, "tpm": lim.tpm,
                                                              "max_concurrency": lim.max_concurrency}}

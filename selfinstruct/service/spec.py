@@ -2,7 +2,9 @@
 
 A spec is the flat settings of ``selfinstruct generate`` (``model``, ``seed``,
 ``num_instructions``, ``mode`` = online | batch | auto, ...) plus ``"kind": "generate"`` and ``"backend": NAME``,
-one of the operator's backends. It never holds a URL, a key or the name of a
+one of the operator's backends. A spec without ``mode`` (or ``batch_poll_interval``,
+``batch_window``) gets its backend's, stored with the job; a backend whose mode is
+``batch`` takes batch jobs only. It never holds a URL, a key or the name of a
 key variable: the backend supplies ``api_base``, the key and the limits when
 the job starts, so a client cannot point the service's secrets anywhere.
 
@@ -89,6 +91,24 @@ def _backend_for(flat: dict[str, Any], backends: Mapping[str, BackendConfig]) ->
     return backend
 
 
+def _with_backend_mode(flat: dict[str, Any], backend: BackendConfig) -> dict[str, Any]:
+    """The job's settings with the backend's mode and batch settings where the job set none; ConfigError for a
+    mode the backend cannot serve."""
+    flat = dict(flat)
+    flat.setdefault("mode", backend.mode)
+    for key in ("batch_poll_interval", "batch_window"):
+        if getattr(backend, key) is not None:
+            flat.setdefault(key, getattr(backend, key))
+    mode = flat["mode"]
+    if backend.mode == "batch" and mode != "batch":
+        raise ConfigError(f"{SOURCE}: backend {backend.name!r} takes batch jobs only (mode = 'batch'), not mode "
+                          f"{mode!r}; leave 'mode' out or set it to 'batch'")
+    if backend.replicas and mode != "online":
+        raise ConfigError(f"{SOURCE}: backend {backend.name!r} has replicas, so its jobs run online (a batch is "
+                          f"created and polled on one server), not mode {mode!r}")
+    return flat
+
+
 def seed_file(name: str, seeds_dir: Path | None) -> Path:
     """The seed file ``name`` inside ``seeds_dir``; ConfigError for anything else (paths, '..', links out)."""
     if seeds_dir is None:
@@ -122,6 +142,7 @@ def _run_table(flat: dict[str, Any], backend: BackendConfig, seed_path: Path | N
     """The ``generate`` settings of a job: its own, then what only the backend decides."""
     from selfinstruct.pipeline.config import table_from_flat
 
+    flat = _with_backend_mode(flat, backend)  # a spec stored before backends had a mode gets the backend's now
     run = {k: v for k, v in flat.items() if k not in ("kind", "backend", "seed_tasks")}
     run.update(api_base=backend.api_base, rpm=backend.rpm, tpm=backend.tpm, max_concurrency=backend.max_concurrency)
     if backend.endpoint is not None:
@@ -156,6 +177,8 @@ def validate_spec(body: Any, *, backends: Mapping[str, BackendConfig], seeds_dir
         raise ConfigError(f"{SOURCE}: missing required setting 'model'")
     _check_types(flat)
     backend = _backend_for(flat, backends)
+    # Stored with the job, so a restart runs in the mode it was submitted in even if the backend's changed since.
+    flat = _with_backend_mode(flat, backend)
     if "seed_tasks" in flat:
         _check_seeds(flat["seed_tasks"], seeds_dir)
     # Build once against a dummy directory: every value check of `generate` runs now, not at start.

@@ -93,7 +93,7 @@ def test_keyed_backend_runs_and_nothing_holds_the_key(api, sims):
     jid = api.submit(job_spec("keyed", num_instructions=3))
     view = api.wait_state(jid, ("done",), timeout=120)
     assert view["spec"] == {"kind": "generate", "backend": "keyed", "model": "sim-davinci-001",
-                            "num_instructions": 3}
+                            "num_instructions": 3, "mode": "online"}  # the backend's mode, stored with the job
     # The simulator answers 401 to any call without exactly this key: every call carried it.
     stats = keyed.stats(with_ids=False)
     assert stats["requests"] > 0 and stats["status"].get("401", 0) == 0, stats

@@ -100,7 +100,8 @@ def test_validate_spec_keeps_only_the_backend_name(tmp_path):
     (tmp_path / "mine.jsonl").write_text(SEEDS.read_text())
     spec = validate_spec({"backend": "local", "model": "m", "seed": 3, "timeout": None, "seed_tasks": "mine.jsonl"},
                          backends=_backends(), seeds_dir=tmp_path)
-    assert spec == {"kind": "generate", "backend": "local", "model": "m", "seed": 3, "seed_tasks": "mine.jsonl"}
+    assert spec == {"kind": "generate", "backend": "local", "model": "m", "seed": 3, "seed_tasks": "mine.jsonl",
+                    "mode": "online"}  # the backend's mode, stored with the job
 
 
 @pytest.mark.parametrize("key", ["api_base", "api_key_env", "api_key", "key", "token", "Authorization", "secret",
