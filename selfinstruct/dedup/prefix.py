@@ -1,0 +1,201 @@
+"""Candidate keys that provably find every pair above a ROUGE-L threshold: length + token-prefix filtering (numpy).
+
+The proof
+---------
+Let a text have m tokens and another n, with LCS L and multiset overlap
+O = sum_w min(count_a(w), count_b(w)).  ROUGE-L F = 2L/(m+n) (rouge_score's
+float arithmetic is within a few ulps of that, hence the 1e-9 slack below).
+
+1. Length filter.  L <= min(m, n), so F > t needs 2 min(m, n)/(m + n) >= t.
+2. Overlap bound.  L <= O (a common subsequence is a common sub-multiset), so
+   F > t needs O >= alpha(m, n) = ceil(t (m + n)/2).  With the length filter,
+   n >= m t/(2 - t), hence alpha(m, n) >= alpha_lb(m) = max(1, ceil(t m/(2 - t))),
+   and the same for n: a pair's overlap is at least each side's own alpha_lb.
+3. Multisets as sets.  Number occurrences ("the#1", "the#2", ...): the
+   multiset overlap O is exactly the size of the intersection of the two
+   *feature* sets.
+4. Prefix filtering with l shared features.  Sort every text's features by
+   one global order (rarest first, so prefixes hold rare features).  Let the
+   common features be c_1 < ... < c_O in that order.  At least O - l common
+   features follow c_l in each text, so c_l sits at position (1-based)
+   <= m - O + l <= m - alpha_lb(m) + l.  Hence c_1..c_l all lie in the first
+   p_l(m) = min(m, m - alpha_lb(m) + l) features of BOTH texts, if O >= l.
+
+Keys: a text of m tokens emits
+* "pair keys" {u, v} for every 2-subset of its first p_2(m) features, when
+  2 <= m <= PAIR_MAX_TOKENS;
+* "single keys" {u} for each of its first p_1(m) features, when alpha_lb(m) = 1
+  or m >= SINGLE_MIN_TOKENS (= floor(PAIR_MAX_TOKENS t/(2 - t))).
+
+Every pair with F > t shares a key: if both texts have <= PAIR_MAX_TOKENS
+tokens and O >= 2, {c_1, c_2} is a pair key of both (step 4, l = 2).  If O = 1
+then alpha = 1, so alpha_lb = 1 for both and {c_1} is a single key of both
+(l = 1).  If one text has more than PAIR_MAX_TOKENS tokens, the length filter
+puts the other above SINGLE_MIN_TOKENS, so both emit single keys, and {c_1} is
+one of both (l = 1).  Keys are hashed to 32 bits: a collision only adds a
+candidate, and every candidate is scored exactly, so nothing is missed and
+nothing extra is rejected.  Unlike MinHash-LSH there is no miss probability:
+the filter's decisions equal the brute-force filter's by construction.
+
+Pair keys rather than single keys because single-feature prefixes of short
+texts still hold common words ("make", "given"), whose posting lists grow with
+the pool; two rare features together are rare.  PAIR_MAX_TOKENS caps the
+quadratic number of pair keys of a long text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["PAIR_MAX_TOKENS", "REST_CAP", "alpha_lb", "length_ok", "positional_ok", "Features", "text_keys",
+           "pairs_within", "unique_pairs"]
+
+PAIR_MAX_TOKENS = 48
+REST_CAP = 63  # "features after the key" saturates here and then means "unknown": such entries always pass
+_SLACK = 1e-9
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_SINGLE_TAG = np.uint64(0xFFFFFFFF)  # the "second feature" of a single key (ranks are < 2^32 - 1)
+
+
+def _ratio(threshold: float) -> float:
+    t = max(0.0, threshold - _SLACK)
+    return t / (2.0 - t)
+
+
+def alpha_lb(lens: np.ndarray, threshold: float) -> np.ndarray:
+    """Smallest overlap a text of each length can have with any text it scores above ``threshold`` against."""
+    return np.maximum(1, np.ceil(lens * _ratio(threshold) - _SLACK)).astype(np.int64)
+
+
+def length_ok(m: np.ndarray, n: np.ndarray, threshold: float) -> np.ndarray:
+    """Step 1 of the proof: could texts of m and n tokens score above ``threshold`` at all?"""
+    return 2.0 * np.minimum(m, n) >= (threshold - _SLACK) * (m + n)
+
+
+def single_min_tokens(threshold: float) -> int:
+    return math.floor(PAIR_MAX_TOKENS * _ratio(threshold))
+
+
+class Features:
+    """Every text's occurrence-numbered features as global ranks (rarest first), sorted within each text.
+
+    ``ranks[starts[i]: starts[i] + lens[i]]`` are text i's ranks in increasing order.
+    The order is over all texts given, so it is fixed before any key is made.
+    """
+
+    def __init__(self, seqs: Sequence[str]) -> None:
+        self.lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        self.starts = np.zeros(len(seqs), dtype=np.int64)
+        np.cumsum(self.lens[:-1], out=self.starts[1:])
+        codes = np.frombuffer("".join(seqs).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        item = np.repeat(np.arange(len(seqs), dtype=np.int64), self.lens)
+        # Occurrence number of each token within its text: position within its (text, token) run.
+        order = np.argsort((item << 21) | codes, kind="stable")
+        grouped = ((item << 21) | codes)[order]
+        new = np.ones(grouped.size, dtype=bool)
+        new[1:] = grouped[1:] != grouped[:-1]
+        idx = np.arange(grouped.size)
+        occ = idx - np.maximum.accumulate(np.where(new, idx, 0))
+        feature = (codes[order] << 32) | occ
+        del grouped, new, idx, occ, codes
+        uniq, inverse, counts = np.unique(feature, return_inverse=True, return_counts=True)
+        rank_of = np.empty(uniq.size, dtype=np.int64)
+        rank_of[np.lexsort((uniq, counts))] = np.arange(uniq.size)  # rarest first, ties by feature
+        del uniq, counts, feature
+        ranks = rank_of[inverse]
+        item = item[order]
+        # Sort by (text, rank): items are already grouped, so sort ranks within each text.
+        self.ranks = ranks[np.lexsort((ranks, item))].astype(np.uint32)
+
+
+def _hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    h = (a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
+    h ^= h >> np.uint64(30)
+    h *= _MIX1
+    h ^= h >> np.uint64(27)
+    h *= _MIX2
+    h ^= h >> np.uint64(31)
+    # All ones is the index's end-of-run sentinel; folding it only adds candidates.
+    return np.minimum(h >> np.uint64(32), np.uint64(0xFFFFFFFE)).astype(np.uint32)
+
+
+def text_keys(feats: Features, items: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys uint32, text index int64, features after the key uint8) for ``items``, by the module docstring's rules.
+
+    The last array is what the positional filter needs: how many of the text's features follow the key's
+    (last) feature in the global order.
+    """
+    lens = feats.lens[items]
+    alpha = alpha_lb(lens, threshold)
+    out_keys, out_items, out_rest = [], [], []
+    pair_len = np.where((lens >= 2) & (lens <= PAIR_MAX_TOKENS), np.minimum(lens, lens - alpha + 2), 0)
+    single_len = np.where((alpha == 1) | (lens >= single_min_tokens(threshold)), lens - alpha + 1, 0)
+    single_len[lens == 0] = 0
+    for plen, pairs in ((single_len, False), (pair_len, True)):
+        total = int(plen.sum())
+        if not total:
+            continue
+        owner = np.repeat(items, plen)
+        pos = np.arange(total) - np.repeat(np.cumsum(plen) - plen, plen)
+        ranks = feats.ranks[np.repeat(feats.starts[items], plen) + pos]
+        if not pairs:
+            out_keys.append(_hash(ranks, np.full(total, _SINGLE_TAG)))
+            out_items.append(owner)
+            out_rest.append(np.repeat(lens, plen) - 1 - pos)
+            continue
+        # Every 2-subset of the prefix: entry k pairs with the entries after it in its text's prefix.
+        after = np.repeat(plen, plen) - pos - 1
+        n = int(after.sum())
+        src = np.repeat(np.arange(total), after)
+        dst = src + 1 + (np.arange(n) - np.repeat(np.cumsum(after) - after, after))
+        out_keys.append(_hash(ranks[src], ranks[dst]))
+        out_items.append(owner[src])
+        out_rest.append(np.repeat(lens, plen)[dst] - 1 - pos[dst])
+    if not out_keys:
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_keys), np.concatenate(out_items), np.minimum(np.concatenate(out_rest), REST_CAP)
+
+
+def positional_ok(rest_a: np.ndarray, rest_b: np.ndarray, len_a: np.ndarray, len_b: np.ndarray,
+                  threshold: float) -> np.ndarray:
+    """Length filter plus the positional filter, entry by entry (a key shared by texts a and b).
+
+    If the key is {c_1, c_2}, every common feature but those two comes after c_2 in both texts, so
+    O <= 2 + min(rest_a, rest_b); a true pair always shares that key, so an entry failing the bound can go.
+    """
+    need = np.ceil((threshold - _SLACK) * (len_a + len_b) / 2.0 - _SLACK)
+    room = 2 + np.minimum(rest_a, rest_b)
+    unknown = (rest_a >= REST_CAP) | (rest_b >= REST_CAP)
+    return length_ok(len_a, len_b, threshold) & (unknown | (room >= need))
+
+
+def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique (a, b) pairs, a and b < 2^32."""
+    packed = (a << 32) | b
+    packed.sort()
+    if packed.size:
+        packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))]
+    return packed >> 32, packed & 0xFFFFFFFF
+
+
+def pairs_within(keys: np.ndarray, items: np.ndarray, rest: np.ndarray, lens: np.ndarray,
+                 threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (earlier, later) text pairs that share a key and pass ``positional_ok``."""
+    order = np.lexsort((items, keys))
+    keys, items, rest = keys[order], items[order], rest[order]
+    bounds = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1], [True])))
+    size = np.diff(bounds)
+    pos = np.arange(keys.size) - np.repeat(bounds[:-1], size)
+    after = np.repeat(size, size) - pos - 1
+    n = int(after.sum())
+    if not n:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    src = np.repeat(np.arange(keys.size), after)
+    dst = src + 1 + (np.arange(n) - np.repeat(np.cumsum(after) - after, after))
+    a, b = items[src], items[dst]
+    ok = (a != b) & positional_ok(rest[src], rest[dst], lens[a], lens[b], threshold)
+    return unique_pairs(a[ok], b[ok])
