@@ -50,11 +50,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["PAIR_MAX_TOKENS", "REST_CAP", "alpha_lb", "length_ok", "positional_ok", "Features", "text_keys",
+__all__ = ["PAIR_MAX_TOKENS", "REST_UNKNOWN", "alpha_lb", "length_ok", "positional_ok", "length_window", "Features", "text_keys",
            "pairs_within", "unique_pairs"]
 
 PAIR_MAX_TOKENS = 48
-REST_CAP = 63  # "features after the key" saturates here and then means "unknown": such entries always pass
+REST_UNKNOWN = 1 << 40  # a "features after the key" count that was not kept (always passes)
 _SLACK = 1e-9
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -157,7 +157,7 @@ def text_keys(feats: Features, items: np.ndarray, threshold: float) -> tuple[np.
         out_rest.append(np.repeat(lens, plen)[dst] - 1 - pos[dst])
     if not out_keys:
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(out_keys), np.concatenate(out_items), np.minimum(np.concatenate(out_rest), REST_CAP)
+    return np.concatenate(out_keys), np.concatenate(out_items), np.concatenate(out_rest)
 
 
 def positional_ok(rest_a: np.ndarray, rest_b: np.ndarray, len_a: np.ndarray, len_b: np.ndarray,
@@ -169,8 +169,22 @@ def positional_ok(rest_a: np.ndarray, rest_b: np.ndarray, len_a: np.ndarray, len
     """
     need = np.ceil((threshold - _SLACK) * (len_a + len_b) / 2.0 - _SLACK)
     room = 2 + np.minimum(rest_a, rest_b)
-    unknown = (rest_a >= REST_CAP) | (rest_b >= REST_CAP)
-    return length_ok(len_a, len_b, threshold) & (unknown | (room >= need))
+    return length_ok(len_a, len_b, threshold) & (room >= need)
+
+
+def length_window(m: np.ndarray, rest: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Token counts a partner can have, from one side's length m and its key's rest alone (both filters above).
+
+    Length filter: t' m/(2 - t') <= n <= m (2 - t')/t'.  Positional: 2 + rest >= t'(m + n)/2.
+    Rounded outwards (the slack), so the window never drops a pair ``positional_ok`` would pass.
+    """
+    t = max(0.0, threshold - _SLACK)
+    m = m.astype(np.float64)
+    low = np.ceil(m * _ratio(threshold) - 1e-6)
+    if t == 0.0:
+        return low.astype(np.int64), np.full(m.shape, REST_UNKNOWN, dtype=np.int64)
+    high = np.floor(np.minimum(m * (2.0 - t) / t, 2.0 * (2.0 + rest) / t - m) + 1e-6)
+    return low.astype(np.int64), np.minimum(high, REST_UNKNOWN).astype(np.int64)
 
 
 def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
