@@ -154,7 +154,8 @@ class KeyIndex:
         start = base | (np.minimum(low, _CAP).astype(np.uint64) << _LEN_SHIFT)
         order = np.argsort(start)  # sorted needles: searchsorted walks each run once, cache-friendly
         start, items, rest = start[order], items[order], rest[order]
-        stop = base[order] | ((np.minimum(high[order], _CAP).astype(np.uint64) + np.uint64(1)) << _LEN_SHIFT)
+        # + not |: a window reaching the length cap ends exactly where the next key begins.
+        stop = base[order] + ((np.minimum(high[order], _CAP).astype(np.uint64) + np.uint64(1)) << _LEN_SHIFT)
         found_a, found_b = [], []
         for comp, ids in self._runs:
             lo = comp.searchsorted(start)
@@ -184,7 +185,7 @@ def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: Ded
     seqs = [vocab.encode(t) for t in seeds] + [vocab.encode(t) for t in texts]
     first = len(seeds)
     total = len(seqs)
-    feats = Features(seqs)
+    feats = Features.of_token_strings(seqs)
     lens = feats.lens
     t = config.threshold
     empty = lens == 0
@@ -203,7 +204,7 @@ def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: Ded
         hi = min(total, lo + chunk_items)
         keys, items, rest = text_keys(feats, np.arange(lo, hi, dtype=np.int64), t)
         pa, pb = index.lookup(keys, items, rest, lens, t)
-        wa, wb = pairs_within(keys, items, rest, lens, t)
+        wa, wb = pairs_within(keys, items, rest, lens[items], t)
         a, b = np.concatenate([pa, wa]), np.concatenate([pb, wb])
         n_cand += a.size
         scores = score_pairs(seqs, lens, a, b)

@@ -50,7 +50,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["PAIR_MAX_TOKENS", "REST_UNKNOWN", "alpha_lb", "length_ok", "positional_ok", "length_window", "Features", "text_keys",
+from selfinstruct.errors import InputError
+
+__all__ = ["PAIR_MAX_TOKENS", "REST_UNKNOWN", "alpha_lb", "length_ok", "positional_ok", "length_window", "occurrence_features",
+           "frequency_order", "Features", "text_keys",
            "pairs_within", "unique_pairs"]
 
 PAIR_MAX_TOKENS = 48
@@ -80,36 +83,57 @@ def single_min_tokens(threshold: float) -> int:
     return math.floor(PAIR_MAX_TOKENS * _ratio(threshold))
 
 
+_OCC_BITS = 20
+
+
+def occurrence_features(codes: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Occurrence-numbered features ``identity << 20 | k`` (k-th occurrence of that token in its text), per token.
+
+    ``codes`` holds every text's token identities (< 2^43), text after text; the features come back
+    grouped by text in the same order, but not in token order within a text (order there is irrelevant).
+    """
+    item = np.repeat(np.arange(lens.size, dtype=np.int64), lens)
+    order = np.lexsort((codes, item))
+    codes = codes[order]
+    new = np.ones(codes.size, dtype=bool)
+    new[1:] = (codes[1:] != codes[:-1]) | (item[1:] != item[:-1])
+    idx = np.arange(codes.size)
+    occ = idx - np.maximum.accumulate(np.where(new, idx, 0))
+    if occ.size and int(occ.max()) >= 1 << _OCC_BITS:
+        raise InputError(f"a text repeats one token more than {(1 << _OCC_BITS) - 1:,} times")
+    return (codes << _OCC_BITS) | occ
+
+
+def frequency_order(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct features, their rank): rarest first, ties by feature value."""
+    uniq, counts = np.unique(features, return_counts=True)
+    rank = np.empty(uniq.size, dtype=np.int64)
+    rank[np.lexsort((uniq, counts))] = np.arange(uniq.size)
+    return uniq, rank
+
+
 class Features:
-    """Every text's occurrence-numbered features as global ranks (rarest first), sorted within each text.
+    """Every text's features as global ranks, sorted within each text.
 
     ``ranks[starts[i]: starts[i] + lens[i]]`` are text i's ranks in increasing order.
-    The order is over all texts given, so it is fixed before any key is made.
+    The order must be fixed before any key is made: one order over all texts.
     """
 
-    def __init__(self, seqs: Sequence[str]) -> None:
-        self.lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-        self.starts = np.zeros(len(seqs), dtype=np.int64)
-        np.cumsum(self.lens[:-1], out=self.starts[1:])
-        codes = np.frombuffer("".join(seqs).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-        item = np.repeat(np.arange(len(seqs), dtype=np.int64), self.lens)
-        # Occurrence number of each token within its text: position within its (text, token) run.
-        order = np.argsort((item << 21) | codes, kind="stable")
-        grouped = ((item << 21) | codes)[order]
-        new = np.ones(grouped.size, dtype=bool)
-        new[1:] = grouped[1:] != grouped[:-1]
-        idx = np.arange(grouped.size)
-        occ = idx - np.maximum.accumulate(np.where(new, idx, 0))
-        feature = (codes[order] << 32) | occ
-        del grouped, new, idx, occ, codes
-        uniq, inverse, counts = np.unique(feature, return_inverse=True, return_counts=True)
-        rank_of = np.empty(uniq.size, dtype=np.int64)
-        rank_of[np.lexsort((uniq, counts))] = np.arange(uniq.size)  # rarest first, ties by feature
-        del uniq, counts, feature
-        ranks = rank_of[inverse]
-        item = item[order]
-        # Sort by (text, rank): items are already grouped, so sort ranks within each text.
+    def __init__(self, lens: np.ndarray, ranks: np.ndarray) -> None:
+        self.lens = lens
+        self.starts = np.zeros(lens.size, dtype=np.int64)
+        np.cumsum(lens[:-1], out=self.starts[1:])
+        item = np.repeat(np.arange(lens.size, dtype=np.int64), lens)
         self.ranks = ranks[np.lexsort((ranks, item))].astype(np.uint32)
+
+    @classmethod
+    def of_token_strings(cls, seqs: Sequence[str]) -> Features:
+        """From ``Vocabulary`` token strings (one code point per token), ordered by their own frequencies."""
+        lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        codes = np.frombuffer("".join(seqs).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        features = occurrence_features(codes, lens)
+        uniq, rank = frequency_order(features)
+        return cls(lens, rank[np.searchsorted(uniq, features)])
 
 
 def _hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -198,9 +222,12 @@ def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def pairs_within(keys: np.ndarray, items: np.ndarray, rest: np.ndarray, lens: np.ndarray,
                  threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Unique (earlier, later) text pairs that share a key and pass ``positional_ok``."""
+    """Unique (earlier, later) text pairs that share a key and pass ``positional_ok``.
+
+    One entry per (key, text): ``rest`` and ``lens`` (the text's token count) are per entry.
+    """
     order = np.lexsort((items, keys))
-    keys, items, rest = keys[order], items[order], rest[order]
+    keys, items, rest, lens = keys[order], items[order], rest[order], lens[order]
     bounds = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1], [True])))
     size = np.diff(bounds)
     pos = np.arange(keys.size) - np.repeat(bounds[:-1], size)
@@ -211,5 +238,5 @@ def pairs_within(keys: np.ndarray, items: np.ndarray, rest: np.ndarray, lens: np
     src = np.repeat(np.arange(keys.size), after)
     dst = src + 1 + (np.arange(n) - np.repeat(np.cumsum(after) - after, after))
     a, b = items[src], items[dst]
-    ok = (a != b) & positional_ok(rest[src], rest[dst], lens[a], lens[b], threshold)
+    ok = (a != b) & positional_ok(rest[src], rest[dst], lens[src], lens[dst], threshold)
     return unique_pairs(a[ok], b[ok])
