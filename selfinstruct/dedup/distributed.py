@@ -197,11 +197,12 @@ def ray_dedup(paths: Sequence[str], *, field: str = "instruction", seeds: Sequen
         def number(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             return {"id": offsets_per_file[batch["file"]] + batch["k"], "text": batch["text"]}
 
-        rows = lines.map_batches(number, batch_format="numpy").repartition(options.blocks)
+        rows = lines.map_batches(number, batch_format="numpy", batch_size=None).repartition(options.blocks)
         if seeds:
             rows = rows.union(ray.data.from_items([{"id": i, "text": s} for i, s in enumerate(seeds)]))
+        rows = rows.materialize()  # read by two stages below
 
-        counts = [b for b in rows.map_batches(_count_features, batch_format="numpy").iter_batches(
+        counts = [b for b in rows.map_batches(_count_features, batch_format="numpy", batch_size=None).iter_batches(
             batch_format="numpy", batch_size=None)]
         feature = np.concatenate([c["feature"] for c in counts]) if counts else np.zeros(0, dtype=np.int64)
         count = np.concatenate([c["count"] for c in counts]) if counts else np.zeros(0, dtype=np.int64)
@@ -213,7 +214,7 @@ def ray_dedup(paths: Sequence[str], *, field: str = "instruction", seeds: Sequen
         rank[np.lexsort((uniq, total))] = np.arange(uniq.size)
         order_ref = ray.put((uniq, rank))
 
-        keys = rows.map_batches(_keys, batch_format="numpy", fn_kwargs={
+        keys = rows.map_batches(_keys, batch_format="numpy", batch_size=None, fn_kwargs={
             "order": order_ref, "threshold": config.threshold, "partitions": options.partitions})
         edges = keys.groupby("bucket", num_partitions=options.partitions).map_groups(
             _edges, batch_format="numpy", fn_kwargs={"table": table, "threshold": config.threshold})
