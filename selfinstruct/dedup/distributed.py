@@ -111,7 +111,7 @@ def _edges(group: dict[str, np.ndarray], *, table: Any, threshold: float) -> dic
     from rapidfuzz import process
     from rapidfuzz.distance import LCSseq
 
-    from selfinstruct.dedup.prefix import pairs_within
+    from selfinstruct.dedup.postings import pairs_within
     from selfinstruct.rouge import Vocabulary
 
     empty = {"src": np.zeros(0, dtype=np.int64), "dst": np.zeros(0, dtype=np.int64),

@@ -28,18 +28,13 @@ from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
 from selfinstruct.dedup.config import DedupConfig
-from selfinstruct.dedup.prefix import (REST_UNKNOWN, Features, length_window, pairs_within, positional_ok,
-                                       text_keys, unique_pairs)
+from selfinstruct.dedup.postings import KeyIndex, pairs_within
+from selfinstruct.dedup.prefix import Features, text_keys
 from selfinstruct.rouge import Vocabulary
 
-__all__ = ["GreedyResult", "greedy_dedup", "greedy_from_edges", "score_pairs", "KeyIndex"]
+__all__ = ["GreedyResult", "greedy_dedup", "greedy_from_edges", "score_pairs", "f_measure_pairs"]
 
 _TOP = 10
-_LEN_SHIFT = np.uint64(16)
-_CAP = 0xFFFF  # lengths and rests saturate here; a saturated rest means "unknown" and always passes
-_CAP64 = np.uint64(_CAP)
-_SHIFT = np.uint64(32)
-_SENTINEL = np.array([0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,72 +105,6 @@ def greedy_from_edges(keep: np.ndarray, src: np.ndarray, dst: np.ndarray, score:
         i = k
 
 
-class KeyIndex:
-    """Kept texts by key, for bulk lookups that skip what the length and positional filters rule out.
-
-    Entries are sorted runs of ``key << 32 | length << 16 | rest`` (uint64; 4-byte keys,
-    where a collision only adds a candidate) beside the text ids (uint32), merged
-    log-structurally (O(log n) runs).  Sorting by length inside a key lets a lookup
-    read only the lengths a match could have: the length filter bounds them, and so does the
-    positional filter from the query side alone (2 + rest_b >= t (m_a + m_b)/2, so
-    m_a <= 2 (2 + rest_b)/t - m_b).  Keys late in a prefix are the frequent ones, and for them
-    that window is nearly empty, which is what keeps long posting lists from being read.
-    """
-
-    def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
-
-    @property
-    def nbytes(self) -> int:
-        return sum(c.nbytes + i.nbytes for c, i in self._runs)
-
-    def insert(self, keys: np.ndarray, items: np.ndarray, rest: np.ndarray, lens: np.ndarray) -> None:
-        if keys.size == 0:
-            return
-        comp = ((keys.astype(np.uint64) << _SHIFT) | (np.minimum(lens[items], _CAP).astype(np.uint64) << _LEN_SHIFT)
-                | np.minimum(rest, _CAP).astype(np.uint64))
-        order = np.argsort(comp, kind="stable")
-        self._runs.append((comp[order], items[order].astype(np.uint32)))
-        while len(self._runs) > 1 and self._runs[-2][0].size <= 2 * self._runs[-1][0].size:
-            (c2, i2), (c1, i1) = self._runs.pop(), self._runs.pop()
-            comp, ids = np.concatenate([c1, c2]), np.concatenate([i1, i2])
-            order = np.argsort(comp, kind="stable")  # two sorted halves: a linear-time merge
-            self._runs.append((comp[order], ids[order]))
-
-    def lookup(self, keys: np.ndarray, items: np.ndarray, rest: np.ndarray, lens: np.ndarray,
-               threshold: float) -> tuple[np.ndarray, np.ndarray]:
-        """Unique (indexed text, querying text) pairs sharing a query key and passing ``positional_ok``."""
-        if not self._runs or keys.size == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        low, high = length_window(lens[items], rest, threshold)
-        live = low <= high  # the frequent keys, late in a prefix, mostly have an empty window
-        keys, items, rest, low, high = keys[live], items[live], rest[live], low[live], high[live]
-        base = keys.astype(np.uint64) << _SHIFT
-        start = base | (np.minimum(low, _CAP).astype(np.uint64) << _LEN_SHIFT)
-        order = np.argsort(start)  # sorted needles: searchsorted walks each run once, cache-friendly
-        start, items, rest = start[order], items[order], rest[order]
-        # + not |: a window reaching the length cap ends exactly where the next key begins.
-        stop = base[order] + ((np.minimum(high[order], _CAP).astype(np.uint64) + np.uint64(1)) << _LEN_SHIFT)
-        found_a, found_b = [], []
-        for comp, ids in self._runs:
-            lo = comp.searchsorted(start)
-            hi = comp.searchsorted(stop)
-            lengths = hi - lo
-            total = int(lengths.sum())
-            if total:
-                at = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-                a = ids[at].astype(np.int64)
-                b = np.repeat(items, lengths)
-                rest_a = (comp[at] & _CAP64).astype(np.int64)
-                rest_a[rest_a >= _CAP] = REST_UNKNOWN
-                ok = positional_ok(rest_a, np.repeat(rest, lengths), lens[a], lens[b], threshold)
-                found_a.append(a[ok])
-                found_b.append(b[ok])
-        if not found_a:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return unique_pairs(np.concatenate(found_a), np.concatenate(found_b))
-
-
 def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: DedupConfig = DedupConfig(),
                  chunk_items: int = 20_000) -> GreedyResult:
     """The exact greedy filter over ``texts`` with ``seeds`` pre-loaded (see the module docstring)."""
@@ -196,14 +125,15 @@ def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: Ded
     matches: dict[int, list[tuple[int, float]]] = {}
     index = KeyIndex()
     if first:
-        index.insert(*text_keys(feats, np.arange(first, dtype=np.int64), t), lens)
+        seed_keys, seed_items, seed_rest = text_keys(feats, np.arange(first, dtype=np.int64), t)
+        index.insert(seed_keys, seed_items, seed_rest, lens[seed_items])
     n_edges = n_cand = 0
     chunk_seconds = []
     for lo in range(first, total, chunk_items):
         t0 = time.perf_counter()
         hi = min(total, lo + chunk_items)
         keys, items, rest = text_keys(feats, np.arange(lo, hi, dtype=np.int64), t)
-        pa, pb = index.lookup(keys, items, rest, lens, t)
+        pa, pb = index.lookup(keys, items, rest, lens[items], t)
         wa, wb = pairs_within(keys, items, rest, lens[items], t)
         a, b = np.concatenate([pa, wa]), np.concatenate([pb, wb])
         n_cand += a.size
@@ -213,7 +143,7 @@ def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: Ded
         greedy_from_edges(keep, a[above], b[above], scores[above], match, best, matches)
         kept = np.flatnonzero(keep[lo:hi] & ~empty[lo:hi]) + lo
         sel = np.isin(items, kept)
-        index.insert(keys[sel], items[sel], rest[sel], lens)
+        index.insert(keys[sel], items[sel], rest[sel], lens[items[sel]])
         chunk_seconds.append(time.perf_counter() - t0)
     sl = slice(first, total)
     return GreedyResult(keep=keep[sl], match=match[sl], score=best[sl], untokenizable=empty[sl],

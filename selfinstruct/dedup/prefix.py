@@ -54,7 +54,7 @@ from selfinstruct.errors import InputError
 
 __all__ = ["PAIR_MAX_TOKENS", "REST_UNKNOWN", "alpha_lb", "length_ok", "positional_ok", "length_window", "occurrence_features",
            "frequency_order", "Features", "text_keys",
-           "pairs_within", "unique_pairs"]
+           "unique_pairs"]
 
 PAIR_MAX_TOKENS = 48
 REST_UNKNOWN = 1 << 40  # a "features after the key" count that was not kept (always passes)
@@ -169,7 +169,8 @@ def text_keys(feats: Features, items: np.ndarray, threshold: float) -> tuple[np.
         if not pairs:
             out_keys.append(_hash(ranks, np.full(total, _SINGLE_TAG)))
             out_items.append(owner)
-            out_rest.append(np.repeat(lens, plen) - 1 - pos)
+            # A single key {c_1} leaves O <= 1 + rest; stored one lower, as positional_ok adds 2 for pair keys.
+            out_rest.append(np.maximum(np.repeat(lens, plen) - 2 - pos, 0))
             continue
         # Every 2-subset of the prefix: entry k pairs with the entries after it in its text's prefix.
         after = np.repeat(plen, plen) - pos - 1
@@ -218,25 +219,3 @@ def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if packed.size:
         packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))]
     return packed >> 32, packed & 0xFFFFFFFF
-
-
-def pairs_within(keys: np.ndarray, items: np.ndarray, rest: np.ndarray, lens: np.ndarray,
-                 threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Unique (earlier, later) text pairs that share a key and pass ``positional_ok``.
-
-    One entry per (key, text): ``rest`` and ``lens`` (the text's token count) are per entry.
-    """
-    order = np.lexsort((items, keys))
-    keys, items, rest, lens = keys[order], items[order], rest[order], lens[order]
-    bounds = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1], [True])))
-    size = np.diff(bounds)
-    pos = np.arange(keys.size) - np.repeat(bounds[:-1], size)
-    after = np.repeat(size, size) - pos - 1
-    n = int(after.sum())
-    if not n:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    src = np.repeat(np.arange(keys.size), after)
-    dst = src + 1 + (np.arange(n) - np.repeat(np.cumsum(after) - after, after))
-    a, b = items[src], items[dst]
-    ok = (a != b) & positional_ok(rest[src], rest[dst], lens[src], lens[dst], threshold)
-    return unique_pairs(a[ok], b[ok])

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selfinstruct.dedup import DedupConfig, ExactRougeFilter
-from selfinstruct.dedup.greedy import KeyIndex, greedy_dedup
-from selfinstruct.dedup.prefix import PAIR_MAX_TOKENS, Features, pairs_within, text_keys
+from selfinstruct.dedup.greedy import greedy_dedup
+from selfinstruct.dedup.postings import KeyIndex, pairs_within
+from selfinstruct.dedup.prefix import PAIR_MAX_TOKENS, Features, text_keys
 from selfinstruct.rouge import Vocabulary, rouge_l_f
 
 from .test_dedup_filters import CORPORA
@@ -32,9 +33,9 @@ def _candidates(texts: list[str], threshold: float) -> set[tuple[int, int]]:
     index, found = KeyIndex(), set()
     for i in range(len(seqs)):
         mine = items == i
-        pa, pb = index.lookup(keys[mine], items[mine], rest[mine], feats.lens, threshold)
+        pa, pb = index.lookup(keys[mine], items[mine], rest[mine], feats.lens[items[mine]], threshold)
         found |= set(zip(pa.tolist(), pb.tolist()))
-        index.insert(keys[mine], items[mine], rest[mine], feats.lens)
+        index.insert(keys[mine], items[mine], rest[mine], feats.lens[items[mine]])
     assert found == within
     return within
 
