@@ -131,7 +131,7 @@ def run_dedup(args: argparse.Namespace) -> int:
         cpus = os.cpu_count() or 1
         result = ray_dedup(args.input, field=args.field, seeds=seeds, config=config,
                            options=RayOptions(address=args.ray_address, num_cpus=None if args.ray_address else cpus,
-                                              partitions=max(2, 2 * cpus), blocks=max(2, 2 * cpus)))
+                                              partitions=max(2, cpus), blocks=max(2, cpus)))
         method: dict[str, Any] = {"method": "ray", "address": args.ray_address or "local",
                                   "threshold": config.threshold, "edges": result.edges}
         verdicts = _from_result(result, seeds, texts, labels)
@@ -147,7 +147,7 @@ def run_dedup(args: argparse.Namespace) -> int:
 
         result = greedy_dedup(texts, seeds=seeds, config=config)
         method = {"method": "prefix", "threshold": config.threshold, "candidates": result.candidates,
-                  "edges": result.edges}
+                  "edges": result.edges, "chunk_seconds": [round(x, 3) for x in result.chunk_seconds]}
         verdicts = _from_result(result, seeds, texts, labels)
     elapsed = time.perf_counter() - start
 
