@@ -20,8 +20,9 @@ Stages (each one parallel over the cluster; Ray is imported inside, so this modu
    (selfinstruct.dedup.greedy.greedy_from_edges): a text is kept iff no earlier *kept* text
    links to it, exactly the sequential filter's decisions.
 
-Unlike the single-node filter, every text (not only kept ones) takes part in the join, so the
-cluster scores more pairs than the sequential filter; the decisions are the same.  The driver
+Unlike the single-node filter, every text (not only kept ones) takes part in the join, and a pair
+sharing keys in several partitions is scored in each (at most ``partitions`` times), so the cluster
+scores more pairs than the sequential filter; the decisions are the same.  The driver
 holds the text table (about the corpus's UTF-8 size) and the edge list, never an index.
 """
 
