@@ -3,7 +3,7 @@
 Entries are ``key << 32 | length << 16 | rest`` (uint64: 4-byte keys, where a
 collision only adds a candidate; length and rest saturate at 65535, which only
 loosens the filters) beside the text ids (uint32), in sorted runs merged
-log-structurally (O(log n) runs, each entry re-sorted O(log n) times).
+log-structurally (O(log n) runs, each entry moved O(log n) times).
 
 Inside one key the entries are sorted by length, and a lookup reads only the
 window ``prefix.length_window`` allows: the length filter bounds a partner's
@@ -33,6 +33,18 @@ def _pack(keys: np.ndarray, lens: np.ndarray, rest: np.ndarray) -> np.ndarray:
             | np.minimum(rest, _CAP).astype(np.uint64))
 
 
+def _merge(c1: np.ndarray, i1: np.ndarray, c2: np.ndarray, i2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge two sorted runs by scattering the newer one into place (no full sort, no n-sized index array)."""
+    dest = np.searchsorted(c1, c2, side="right") + np.arange(c2.size)  # older entries first on equal keys
+    older = np.ones(c1.size + c2.size, dtype=bool)
+    older[dest] = False
+    comp = np.empty(older.size, dtype=np.uint64)
+    ids = np.empty(older.size, dtype=np.uint32)
+    comp[dest], ids[dest] = c2, i2
+    comp[older], ids[older] = c1, i1
+    return comp, ids
+
+
 class KeyIndex:
     """Texts by prefix key; ``lookup`` returns the (indexed, querying) pairs that pass the filters."""
 
@@ -52,9 +64,7 @@ class KeyIndex:
         self._runs.append((comp[order], items[order].astype(np.uint32)))
         while len(self._runs) > 1 and self._runs[-2][0].size <= 2 * self._runs[-1][0].size:
             (c2, i2), (c1, i1) = self._runs.pop(), self._runs.pop()
-            comp, ids = np.concatenate([c1, c2]), np.concatenate([i1, i2])
-            order = np.argsort(comp, kind="stable")  # two sorted halves: a linear-time merge
-            self._runs.append((comp[order], ids[order]))
+            self._runs.append(_merge(c1, i1, c2, i2))
 
     def lookup(self, keys: np.ndarray, items: np.ndarray, rest: np.ndarray, lens: np.ndarray,
                threshold: float) -> tuple[np.ndarray, np.ndarray]:
