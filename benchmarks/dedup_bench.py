@@ -178,7 +178,7 @@ def render(r: dict) -> str:
         ratio = s.get("cost_ratio_last_to_first_100k")
         lines.append(f"| {s['engine']} | {s['n']:,} | {s['wall_s']:.1f} | {s['cpu_s']:.1f} | {s['peak_rss_mb']:,.0f} | "
                      f"{s['sampled_all_processes_rss_mb']:,.0f} | {s['kept']:,} | "
-                     f"{s['previous_lsh_kept'] if s['previous_lsh_kept'] is not None else '-'} | "
+                     f"{'-' if s['previous_lsh_kept'] is None else format(s['previous_lsh_kept'], ',')} | "
                      f"{s['load_average_1m_at_start']:.1f} | {'-' if ratio is None else f'{ratio:.2f}x'} |")
     for s in r["sizes"]:
         if s.get("chunk_seconds") and len(s["chunk_seconds"]) > 1:

@@ -39,7 +39,7 @@ import numpy as np
 
 from selfinstruct.dedup.config import DedupConfig
 from selfinstruct.dedup.greedy import GreedyResult, f_measure_pairs, greedy_from_edges
-from selfinstruct.errors import InputError
+from selfinstruct.errors import ConfigError, InputError
 
 __all__ = ["RayOptions", "ray_dedup"]
 
@@ -148,7 +148,10 @@ def _start(options: RayOptions) -> bool:
     if ray.is_initialized():
         return False
     if options.address:
-        ray.init(address=options.address, log_to_driver=False)
+        try:
+            ray.init(address=options.address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConfigError(f"cannot join the Ray cluster at {options.address}: {exc}") from exc
     else:
         ray.init(num_cpus=options.num_cpus, object_store_memory=options.object_store_bytes,
                  include_dashboard=False, log_to_driver=False)

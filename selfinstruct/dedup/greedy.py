@@ -19,6 +19,7 @@ corpus in parallel and makes the same decisions with the same function.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -108,8 +109,6 @@ def greedy_from_edges(keep: np.ndarray, src: np.ndarray, dst: np.ndarray, score:
 def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: DedupConfig = DedupConfig(),
                  chunk_items: int = 20_000) -> GreedyResult:
     """The exact greedy filter over ``texts`` with ``seeds`` pre-loaded (see the module docstring)."""
-    import time
-
     vocab = Vocabulary()
     seqs = [vocab.encode(t) for t in seeds] + [vocab.encode(t) for t in texts]
     first = len(seeds)

@@ -91,3 +91,4 @@ def test_threshold_reaches_the_cluster(cluster, public_corpora, tmp_path):
         config = DedupConfig(threshold=threshold)
         got = ray_dedup([str(tmp_path / "in.jsonl")], config=config, options=RayOptions(partitions=2, blocks=2))
         assert got.keep.tolist() == greedy_dedup(texts, config=config).keep.tolist()
+
