@@ -1,6 +1,6 @@
 """Near-duplicate filtering of instructions: Self-Instruct's ROUGE-L rule, exact, at flat cost per item.
 
-Public surface (pinned by tests/dedup/test_api.py)::
+Public surface (pinned by tests/dedup/test_dedup_api.py)::
 
     DedupConfig            frozen, keyword-only configuration
     Decision               keep / max_score / most_similar / avg_similarity_estimate / untokenizable
