@@ -26,6 +26,7 @@ _LEN_SHIFT = np.uint64(16)
 _CAP = 0xFFFF
 _CAP64 = np.uint64(_CAP)
 _NONE = np.zeros(0, dtype=np.int64)
+_SLICE = 1 << 22  # posting entries read at once
 
 
 def _pack(keys: np.ndarray, lens: np.ndarray, rest: np.ndarray) -> np.ndarray:
@@ -82,19 +83,25 @@ class KeyIndex:
         stop = base[order] + ((np.minimum(high[order], _CAP).astype(np.uint64) + np.uint64(1)) << _LEN_SHIFT)
         found_a, found_b = [], []
         for comp, ids in self._runs:
-            lo = comp.searchsorted(start)
-            lengths = comp.searchsorted(stop) - lo
-            total = int(lengths.sum())
-            if not total:
-                continue
-            at = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-            entry = comp[at]
-            rest_a = (entry & _CAP64).astype(np.int64)
-            rest_a[rest_a >= _CAP] = REST_UNKNOWN
-            len_a = ((entry >> _LEN_SHIFT) & _CAP64).astype(np.int64)
-            ok = positional_ok(rest_a, np.repeat(rest, lengths), len_a, np.repeat(lens, lengths), threshold)
-            found_a.append(ids[at][ok].astype(np.int64))
-            found_b.append(np.repeat(items, lengths)[ok])
+            lo_all = comp.searchsorted(start)
+            len_all = comp.searchsorted(stop) - lo_all
+            # Read the posting entries in slices of about _SLICE, so the raw matches of a big lookup
+            # never sit in memory all at once (most fail the positional filter).
+            ends = np.cumsum(len_all)
+            cuts = np.searchsorted(ends, np.arange(_SLICE, int(ends[-1]) if ends.size else 0, _SLICE))
+            for q in np.split(np.arange(len_all.size), np.unique(cuts)):
+                lo, lengths = lo_all[q], len_all[q]
+                total = int(lengths.sum())
+                if not total:
+                    continue
+                at = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+                entry = comp[at]
+                rest_a = (entry & _CAP64).astype(np.int64)
+                rest_a[rest_a >= _CAP] = REST_UNKNOWN
+                len_a = ((entry >> _LEN_SHIFT) & _CAP64).astype(np.int64)
+                ok = positional_ok(rest_a, np.repeat(rest[q], lengths), len_a, np.repeat(lens[q], lengths), threshold)
+                found_a.append(ids[at][ok].astype(np.int64))
+                found_b.append(np.repeat(items[q], lengths)[ok])
         if not found_a:
             return _NONE, _NONE
         return unique_pairs(np.concatenate(found_a), np.concatenate(found_b))

@@ -103,3 +103,14 @@ def test_untokenizable_policy():
     assert kept.keep.tolist() == [True, True, True, False] and kept.untokenizable.tolist() == [0, 1, 1, 0]
     dropped = greedy_dedup(texts, config=DedupConfig(untokenizable="reject"))
     assert dropped.keep.tolist() == [True, False, False, False]
+
+
+def test_lookups_read_in_slices_find_the_same(corpora, monkeypatch):
+    import selfinstruct.dedup.postings as postings
+
+    seeds, stream = corpora["synthetic"]
+    whole = greedy_dedup(stream, seeds=seeds, chunk_items=500)
+    monkeypatch.setattr(postings, "_SLICE", 7)  # many slices per run
+    sliced = greedy_dedup(stream, seeds=seeds, chunk_items=500)
+    assert sliced.candidates == whole.candidates > 0
+    assert sliced.keep.tolist() == whole.keep.tolist() and sliced.match.tolist() == whole.match.tolist()
