@@ -26,7 +26,7 @@ _LEN_SHIFT = np.uint64(16)
 _CAP = 0xFFFF
 _CAP64 = np.uint64(_CAP)
 _NONE = np.zeros(0, dtype=np.int64)
-_SLICE = 1 << 22  # posting entries read at once
+_SLICE = 1 << 20  # posting entries read at once
 
 
 def _pack(keys: np.ndarray, lens: np.ndarray, rest: np.ndarray) -> np.ndarray:
