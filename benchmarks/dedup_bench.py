@@ -1,13 +1,19 @@
-"""Benchmark of the near-duplicate filter: cost per item vs pool size, speed-up, recall, memory.
+"""Benchmark of ``selfinstruct dedup``, whole-process: wall time, peak RSS, cost per item over the run, Ray vs one node.
 
-    .venv/bin/python benchmarks/dedup_bench.py                       # 1k, 10k, 100k (CI-sized: never run in CI)
-    .venv/bin/python benchmarks/dedup_bench.py --sizes 1000,10000,100000,200000,1000000
+    .venv/bin/python benchmarks/dedup_bench.py                 # the issue-15 targets (about 20 min on 2 cores)
+    .venv/bin/python benchmarks/dedup_bench.py --sizes 200000 --speedup-size 2000 --ray-sizes 200000
 
-Every size runs in a fresh subprocess so its peak RSS is its own.  The stream is
-``benchmarks/synthetic.py``'s ``instruction_stream`` over the seed and evaluation
-tasks (function words and sentence shapes of real instructions, new content
-words, 10 % mutated near-duplicates, 5 % template fill-ins), with the 175 seed
-tasks pre-loaded as in the original.  Results go to benchmarks/results/dedup.{md,json}.
+Each size is one ``python -m selfinstruct dedup IN --out OUT --seeds data/seed_tasks.jsonl --stats S``
+subprocess, timed from start to exit, as a user runs it; its peak RSS is the child's own
+(``wait4``).  The input is ``benchmarks/synthetic.py``'s ``instruction_stream`` (seed 2024) written
+as JSONL beforehand (not timed).  The same stream was filtered by the previous (MinHash-LSH) filter
+for benchmarks/results/dedup*.md, so its kept counts are a cross-check of the decisions.
+
+``--speedup-size`` runs the original Self-Instruct loop (rouge_score against every kept text, per
+candidate) and the new engine on the same items in this process, and compares decisions with it and
+with ExactRougeFilter.  ``--ray-sizes`` runs the same command with ``--ray`` (a local cluster with
+all cores) and samples the RSS of the driver and of every Ray process it started (one node here).
+Results: benchmarks/results/dedup.{md,json}, with the load average: other jobs share this machine.
 """
 
 from __future__ import annotations
@@ -16,167 +22,140 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+SEEDS = ROOT / "data" / "seed_tasks.jsonl"
+# Kept counts of the previous MinHash-LSH filter on the same streams (benchmarks/results/dedup*.md, before
+# issue 15): the exact engine must agree.
+PREVIOUS_KEPT = {1_000: 896, 10_000: 8_657, 100_000: 84_176, 200_000: 166_316, 1_000_000: 804_222}
 
 
 def _texts(path: Path) -> list[str]:
     return [json.loads(line)["instruction"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _data() -> tuple[list[str], list[str]]:
-    seeds = _texts(ROOT / "data" / "seed_tasks.jsonl")
-    return seeds, seeds + _texts(ROOT / "data" / "human_eval" / "user_oriented_instructions.jsonl")
+def _stream(n: int) -> list[str]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from synthetic import instruction_stream
+
+    base = _texts(SEEDS) + _texts(ROOT / "data" / "human_eval" / "user_oriented_instructions.jsonl")
+    return list(instruction_stream(base, n, seed=2024))
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _tree_rss_mb(pid: int) -> tuple[float, float]:
+    """(RSS of the process, RSS of it and all its descendants) in MB."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        own = proc.memory_info().rss
+        total = own + sum(c.memory_info().rss for c in proc.children(recursive=True) if c.is_running())
+    except psutil.Error:
+        return 0.0, 0.0
+    return own / 2**20, total / 2**20
 
 
-def one_size(n: int, exact_max: int) -> dict:
-    """Filter n synthetic items with the fast filter (and the exact one, in lock-step, when n <= exact_max)."""
-    from selfinstruct.dedup import ExactRougeFilter, NearDuplicateFilter
-    from selfinstruct.dedup.filters import pair_recall
-    from synthetic import instruction_stream  # benchmarks/synthetic.py, next to this script
-
-    seeds, base = _data()
-    stream = list(instruction_stream(base, n, seed=2024))
-    rss_before = _peak_rss_mb()
-    fast = NearDuplicateFilter()
-    cpu0 = time.process_time()  # CPU time as well: other jobs on a shared machine inflate wall time
+def run_cli(n: int, workdir: Path, *, ray: bool = False) -> dict:
+    src = workdir / f"in_{n}.jsonl"
+    if not src.exists():
+        src.write_text("".join(json.dumps({"instruction": t}) + "\n" for t in _stream(n)), encoding="utf-8")
+    out, stats = workdir / "out.jsonl", workdir / "stats.json"
+    argv = [sys.executable, "-m", "selfinstruct", "dedup", str(src), "--out", str(out), "--seeds", str(SEEDS),
+            "--stats", str(stats)] + (["--ray"] if ray else [])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    fast.add_many(seeds)
-    # Timed per tenth of the stream as well: a flat curve means a flat cost per item as the pool grows.
-    # Decisions are counted, not kept: a pipeline consumes them as they come.
-    kept, curve = 0, []
-    tenth = max(1, n // 10)
-    for i in range(0, n, tenth):
-        t = time.perf_counter()
-        kept += sum(d.keep for d in fast.check_and_add_many(stream[i:i + tenth]))
-        curve.append((time.perf_counter() - t) / len(stream[i:i + tenth]) * 1e6)
-    elapsed = time.perf_counter() - t0
-    cpu = time.process_time() - cpu0
-    out = {"n": n, "seconds": elapsed, "cpu_seconds": cpu, "cpu_us_per_item": cpu / n * 1e6, "us_per_item": elapsed / n * 1e6, "items_per_s": n / elapsed,
-           "kept": kept, "peak_rss_mb": _peak_rss_mb(),
-           "rss_before_filter_mb": rss_before, "index_mb": fast._index.nbytes / 2**20,
-           "us_per_item_by_tenth": curve}
-    del fast
-    if n <= exact_max:
-        exact, lsh = ExactRougeFilter(), NearDuplicateFilter()
-        exact.add_many(seeds)
-        lsh.add_many(seeds)
-        differences = pairs_above = pairs_found = 0
-        t_exact = 0.0
-        for text in stream:
-            above, hit = pair_recall(lsh, exact, text)
-            pairs_above += above
-            pairs_found += hit
-            t = time.perf_counter()
-            keep_exact = exact.check_and_add(text).keep
-            t_exact += time.perf_counter() - t
-            differences += keep_exact != lsh.check_and_add(text).keep
-        out.update(exact_seconds=t_exact, decision_differences=differences, pairs_above_threshold=pairs_above,
-                   pairs_found=pairs_found, pair_recall=pairs_found / pairs_above if pairs_above else 1.0)
-    return out
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peaks = {"driver": 0.0, "tree": 0.0}
+    done = threading.Event()
+
+    def sample() -> None:  # Ray's raylet and workers are the driver's descendants on a local cluster
+        while not done.wait(0.5):
+            own, tree = _tree_rss_mb(proc.pid)
+            peaks["driver"], peaks["tree"] = max(peaks["driver"], own), max(peaks["tree"], tree)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if status != 0:
+        raise SystemExit(f"dedup failed (status {status}): {err[-2000:]}")
+    report = json.loads(stats.read_text())
+    row = {"n": n, "engine": "ray" if ray else "prefix", "wall_s": wall, "load_average_1m_at_start": load,
+           "peak_rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
+           "sampled_driver_rss_mb": peaks["driver"], "sampled_all_processes_rss_mb": peaks["tree"],
+           "kept": report["kept"], "previous_lsh_kept": PREVIOUS_KEPT.get(n), "filter_s": report["seconds"]}
+    method = report["dedup_method"]
+    if "chunk_seconds" in method:
+        chunks = method["chunk_seconds"]
+        first = sum(chunks[:5]) / max(1, len(chunks[:5]))  # chunks are 20,000 texts: 5 = the first 100k
+        last = sum(chunks[-5:]) / max(1, len(chunks[-5:]))
+        row.update(candidates=method["candidates"], edges=method["edges"], chunk_seconds=chunks,
+                   cost_ratio_last_to_first_100k=last / first if first else None)
+    print(json.dumps({k: v for k, v in row.items() if k != "chunk_seconds"}), file=sys.stderr)
+    return row
 
 
-def speedup(sizes: list[int]) -> list[dict]:
-    """The original approach (rouge_score against every pool item, per candidate) vs both filters."""
+def speedup(n: int) -> dict:
+    """The original loop vs the new engine and the brute-force filter, in this process, same items."""
     from rouge_score import rouge_scorer
 
-    from selfinstruct.dedup import ExactRougeFilter, NearDuplicateFilter
-    from synthetic import instruction_stream  # benchmarks/synthetic.py, next to this script
+    from selfinstruct.dedup import ExactRougeFilter
+    from selfinstruct.dedup.greedy import greedy_dedup
 
-    seeds, base = _data()
-    rows = []
-    for n in sizes:
-        stream = list(instruction_stream(base, n, seed=2024))
-        scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-        pool = list(seeds)
-        t = time.perf_counter()
-        original = []
-        for text in stream:  # bootstrap_instructions.py's loop, without its process pool
-            best = max((scorer.score(text, p)["rougeL"].fmeasure for p in pool), default=0.0)
-            original.append(not best > 0.7)
-            if original[-1]:
-                pool.append(text)
-        t_orig = time.perf_counter() - t
-        timings = {}
-        for name, cls in (("exact", ExactRougeFilter), ("lsh", NearDuplicateFilter)):
-            f = cls()
-            t = time.perf_counter()
-            f.add_many(seeds)
-            keep = [d.keep for d in f.check_and_add_many(stream)]
-            timings[name] = time.perf_counter() - t
-            timings[name + "_differences"] = sum(a != b for a, b in zip(keep, original))
-        rows.append({"n": n, "rouge_score_loop_s": t_orig, "exact_s": timings["exact"], "lsh_s": timings["lsh"],
-                     "speedup_lsh": t_orig / timings["lsh"], "speedup_exact": t_orig / timings["exact"],
-                     "lsh_differences": timings["lsh_differences"], "exact_differences": timings["exact_differences"]})
-        print(json.dumps(rows[-1]), file=sys.stderr)
-    return rows
-
-
-def datasketch_memory(n: int) -> dict:
-    """RSS of datasketch's own in-memory MinHashLSH with the same banding, to extrapolate to 1M items."""
-    import numpy as np
-    import xxhash
-    from datasketch import LeanMinHash, MinHashLSH
-
-    from selfinstruct.dedup import DedupConfig
-    from selfinstruct.dedup.lsh import MinHasher
-    from selfinstruct.rouge import Vocabulary
-    from synthetic import instruction_stream  # benchmarks/synthetic.py, next to this script
-
-    c = DedupConfig()
-    _, base = _data()
-    vocab = Vocabulary()
-    sig = MinHasher(vocab, num_perm=c.num_perm, seed=c.seed).sketch_many(
-        [vocab.encode(t) for t in instruction_stream(base, n, seed=1)])
-    lsh = MinHashLSH(num_perm=c.num_perm, params=(c.bands, c.rows),
-                     hashfunc=lambda b: xxhash.xxh32_intdigest(b))  # the bucket-key hashfunc option
-    before = _current_rss_mb()
-    for i, row in enumerate(sig):
-        if row[0] != np.uint32(0xFFFFFFFF):
-            lsh.insert(i, LeanMinHash(seed=c.seed, hashvalues=row, scheme="affine32"), check_duplication=False)
-    per_item = (_current_rss_mb() - before) * 2**20 / n
-    return {"n": n, "bytes_per_item": per_item, "extrapolated_1m_gb": per_item * 1e6 / 2**30}
-
-
-def _current_rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    seeds, stream = _texts(SEEDS), _stream(n)
+    t = time.perf_counter()
+    result = greedy_dedup(stream, seeds=seeds)
+    t_new = time.perf_counter() - t
+    exact = ExactRougeFilter()
+    t = time.perf_counter()
+    exact.add_many(seeds)
+    want = [d.keep for d in exact.check_and_add_many(stream)]
+    t_exact = time.perf_counter() - t
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    pool, original = list(seeds), []
+    t = time.perf_counter()
+    for text in stream:  # bootstrap_instructions.py's loop, without its process pool
+        best = max((scorer.score(text, p)["rougeL"].fmeasure for p in pool), default=0.0)
+        original.append(not best > 0.7)
+        if original[-1]:
+            pool.append(text)
+    t_orig = time.perf_counter() - t
+    keep = result.keep.tolist()
+    row = {"n": n, "rouge_score_loop_s": t_orig, "exact_filter_s": t_exact, "prefix_engine_s": t_new,
+           "speedup": t_orig / t_new, "differences_vs_loop": sum(a != b for a, b in zip(keep, original)),
+           "differences_vs_exact_filter": sum(a != b for a, b in zip(keep, want)), "kept": sum(keep)}
+    print(json.dumps(row), file=sys.stderr)
+    return row
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated stream sizes")
-    p.add_argument("--exact-max", type=int, default=10000, help="largest size also run with the exact filter")
-    p.add_argument("--speedup-sizes", default="500,1000,2000", help="sizes for the rouge_score-loop comparison")
-    p.add_argument("--datasketch-memory", type=int, default=20000, help="items for datasketch's memory probe (0: skip)")
-    p.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--sizes", default="2000,200000,1000000", help="whole-process sizes (single node)")
+    p.add_argument("--speedup-size", type=int, default=2000, help="items for the rouge_score-loop comparison (0: skip)")
+    p.add_argument("--ray-sizes", default="200000", help="whole-process sizes with --ray ('' to skip)")
     p.add_argument("--out", default=str(RESULTS / "dedup"), help="results path without extension")
     args = p.parse_args()
-    if args.one:
-        print(json.dumps(one_size(args.one, args.exact_max)))
-        return 0
     command = "python benchmarks/dedup_bench.py " + " ".join(sys.argv[1:])
     result: dict = {"command": command.strip(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                    "load_average_at_start": os.getloadavg(), "sizes": [], "speedup": []}
-    for n in [int(x) for x in args.sizes.split(",") if x]:
-        proc = subprocess.run([sys.executable, __file__, "--one", str(n), "--exact-max", str(args.exact_max)],
-                              capture_output=True, text=True, check=True)
-        result["sizes"].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(json.dumps(result["sizes"][-1]), file=sys.stderr)
-    if args.speedup_sizes:
-        result["speedup"] = speedup([int(x) for x in args.speedup_sizes.split(",") if x])
-    if args.datasketch_memory:
-        result["datasketch_memory"] = datasketch_memory(args.datasketch_memory)
+                    "load_average_at_start": os.getloadavg(), "sizes": [], "ray": [], "speedup": None}
+    with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
+        for n in [int(x) for x in args.sizes.split(",") if x]:
+            result["sizes"].append(run_cli(n, Path(tmp)))
+        for n in [int(x) for x in args.ray_sizes.split(",") if x]:
+            result["ray"].append(run_cli(n, Path(tmp), ray=True))
+    if args.speedup_size:
+        result["speedup"] = speedup(args.speedup_size)
     result["load_average_at_end"] = os.getloadavg()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,35 +166,31 @@ def main() -> int:
 
 
 def render(r: dict) -> str:
-    lines = ["# Near-duplicate filter benchmark", "", f"Command: `{r['command']}`  ",
-             f"Machine: {r['machine']}; load average at start {r['load_average_at_start'][0]:.1f}, "
-             f"at end {r['load_average_at_end'][0]:.1f} (other jobs share the machine: compare ratios).", "",
-             "## Cost per item as the pool grows (NearDuplicateFilter, 175 seeds pre-loaded)", "",
-             "| items | kept | wall s | CPU s | CPU µs/item | items/s (wall) | wall µs/item by tenth of the stream | "
-             "peak RSS MB | index MB | decision diffs vs exact | pair recall |",
-             "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+    lines = ["# Near-duplicate filter benchmark (`selfinstruct dedup`, whole process)", "",
+             f"Command: `{r['command']}`  ",
+             f"Machine: {r['machine']}; load average at start {r['load_average_at_start'][0]:.1f}, at end "
+             f"{r['load_average_at_end'][0]:.1f}. Other jobs share this machine: a run whose load average "
+             "at start is above the core count is noisy (wall time inflated; CPU s is less affected).", "",
+             "| engine | items | wall s | CPU s | peak RSS MB (driver) | all processes MB (sampled) | kept "
+             "| kept by the previous LSH filter | load at start | cost/item, last 100k vs first 100k |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in r["sizes"] + r["ray"]:
+        ratio = s.get("cost_ratio_last_to_first_100k")
+        lines.append(f"| {s['engine']} | {s['n']:,} | {s['wall_s']:.1f} | {s['cpu_s']:.1f} | {s['peak_rss_mb']:,.0f} | "
+                     f"{s['sampled_all_processes_rss_mb']:,.0f} | {s['kept']:,} | "
+                     f"{'-' if s['previous_lsh_kept'] is None else format(s['previous_lsh_kept'], ',')} | "
+                     f"{s['load_average_1m_at_start']:.1f} | {'-' if ratio is None else f'{ratio:.2f}x'} |")
     for s in r["sizes"]:
-        exact = (f"{s['decision_differences']} | {s['pairs_found']}/{s['pairs_above_threshold']}"
-                 if "decision_differences" in s else "not run | not run")
-        lines.append(f"| {s['n']:,} | {s['kept']:,} | {s['seconds']:.1f} | {s['cpu_seconds']:.1f} | "
-                     f"{s['cpu_us_per_item']:.0f} | {s['items_per_s']:,.0f} | {' '.join(str(round(x)) for x in s['us_per_item_by_tenth'])} | "
-                     f"{s['peak_rss_mb']:,.0f} | {s['index_mb']:,.0f} | {exact} |")
-    lines += ["", "Pair recall: (query, pool text) pairs with exact ROUGE-L F > 0.7 that the LSH returned as "
-              "candidates, measured in lock-step with the brute-force filter."]
+        if s.get("chunk_seconds") and len(s["chunk_seconds"]) > 1:
+            lines += ["", f"Seconds per chunk of 20,000 texts at {s['n']:,}: "
+                      + " ".join(f"{x:.1f}" for x in s["chunk_seconds"])]
     if r["speedup"]:
-        lines += ["", "## Against the original approach (rouge_score vs every pool item, per candidate; same items, "
-                  "one run)", "", "| items | rouge_score loop s | ExactRougeFilter s | NearDuplicateFilter s | "
-                  "speed-up (LSH) | speed-up (exact) | decision diffs (LSH / exact) |", "|---:|---:|---:|---:|---:|---:|---|"]
-    for s in r["speedup"] or []:
-        lines.append(f"| {s['n']:,} | {s['rouge_score_loop_s']:.1f} | {s['exact_s']:.2f} | {s['lsh_s']:.2f} | "
-                     f"{s['speedup_lsh']:.0f}x | {s['speedup_exact']:.0f}x | "
-                     f"{s['lsh_differences']} / {s['exact_differences']} |")
-    if "datasketch_memory" in r:
-        d = r["datasketch_memory"]
-        lines += ["", "## datasketch's in-memory MinHashLSH with the same banding (200 bands x 4 rows)", "",
-                  f"{d['n']:,} items: {d['bytes_per_item']:,.0f} bytes per item (bucket-key `hashfunc` on) -> "
-                  f"about {d['extrapolated_1m_gb']:.1f} GB at 1M items, which is why the in-memory index is "
-                  "PackedBandIndex (8 bytes per item and band)."]
+        s = r["speedup"]
+        lines += ["", f"## Against the original loop ({s['n']:,} items, in one process)", "",
+                  "| rouge_score loop s | ExactRougeFilter s | prefix engine s | speed-up | decision differences "
+                  "(vs loop / vs ExactRougeFilter) |", "|---:|---:|---:|---:|---|",
+                  f"| {s['rouge_score_loop_s']:.1f} | {s['exact_filter_s']:.2f} | {s['prefix_engine_s']:.3f} | "
+                  f"{s['speedup']:.0f}x | {s['differences_vs_loop']} / {s['differences_vs_exact_filter']} |"]
     return "\n".join(lines) + "\n"
 
 

@@ -65,7 +65,7 @@ COMMANDS: list[tuple[str, str, Handlers]] = [
      Handlers(steps.add_prepare_arguments, steps.run_prepare)),
     ("sample", "export a random sample of a run for manual quality rating",
      Handlers(generate.add_sample_arguments, generate.run_sample)),
-    ("dedup", "near-duplicate filter (MinHash-LSH + exact ROUGE-L) over a JSON/JSONL file",
+    ("dedup", "exact near-duplicate filter (greedy ROUGE-L) over JSON/JSONL files, on one node or --ray",
      Handlers(dedup.add_dedup_arguments, dedup.run_dedup)),
     ("train", "QLoRA fine-tuning (needs the 'train' extra)",
      Handlers(train.add_train_arguments, train.run_train)),

@@ -1,6 +1,6 @@
 """Near-duplicate filtering of instructions: Self-Instruct's ROUGE-L rule, exact, at flat cost per item.
 
-Public surface (pinned by tests/dedup/test_api.py)::
+Public surface (pinned by tests/dedup/test_dedup_api.py)::
 
     DedupConfig            frozen, keyword-only configuration
     Decision               keep / max_score / most_similar / avg_similarity_estimate / untokenizable
@@ -9,6 +9,14 @@ Public surface (pinned by tests/dedup/test_api.py)::
                            (selfinstruct.dedup.banding)
     ExactRougeFilter       the same interface, brute force over the whole pool (the reference)
     rouge_l_f(a, b)        exact rouge_score rougeL fmeasure (a = target, b = prediction)
+    greedy_dedup(texts, seeds=, config=)   a whole corpus at once: the exact greedy decisions from
+                           candidates that provably include every pair above the threshold
+                           (length + prefix filtering, selfinstruct.dedup.prefix; no miss
+                           probability); what ``selfinstruct dedup`` runs.  Its Ray twin is
+                           selfinstruct.dedup.distributed.ray_dedup (``--ray``).
+
+The streaming filters (NearDuplicateFilter, check_and_add one text at a time, as the
+pipeline uses them) keep MinHash-LSH with its published miss bound (selfinstruct.dedup.banding).
 
 ``DedupConfig`` and ``Decision`` are standard-library only; the rest (numpy,
 rapidfuzz, xxhash) is imported on first use, so importing this package, or the
@@ -24,14 +32,16 @@ from selfinstruct.dedup.config import Decision, DedupConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from selfinstruct.dedup.filters import ExactRougeFilter, NearDuplicateFilter
+    from selfinstruct.dedup.greedy import greedy_dedup
     from selfinstruct.rouge import rouge_l_f
 
-__all__ = ["DedupConfig", "Decision", "NearDuplicateFilter", "ExactRougeFilter", "rouge_l_f"]
+__all__ = ["DedupConfig", "Decision", "NearDuplicateFilter", "ExactRougeFilter", "rouge_l_f", "greedy_dedup"]
 
 _LAZY = {
     "NearDuplicateFilter": "selfinstruct.dedup.filters",
     "ExactRougeFilter": "selfinstruct.dedup.filters",
     "rouge_l_f": "selfinstruct.rouge",
+    "greedy_dedup": "selfinstruct.dedup.greedy",
 }
 
 

@@ -132,3 +132,34 @@ def varied_2000(seed_texts: list[str], eval_texts: list[str]) -> list[str]:
     rng.shuffle(texts)
     assert len(texts) == 2000
     return texts
+
+
+def _gz_instructions(path: Path) -> list[str]:
+    import gzip
+
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line)["instruction"] for line in fh if line.strip()]
+
+
+def _grow(public: list[str], size: int, seed: int) -> list[str]:
+    """Every public row once, then near-duplicates of random public rows (1 to 4 word edits) up to ``size``."""
+    rng = random.Random(seed)
+    rows = list(public) + [mutate(rng.choice(public), rng, edits=rng.randint(1, 4)) for _ in range(size - len(public))]
+    rng.shuffle(rows)
+    return rows
+
+
+@pytest.fixture(scope="session")
+def public_corpora(seed_texts: list[str], eval_texts: list[str]) -> dict[str, list[str]]:
+    """Two 10k-row corpora built from public rows (see data/corpora/*/SOURCE and data/README.md).
+
+    * selfbehave: the 2,086 SelfBehave generated instructions (long Gherkin texts), plus near-duplicates;
+    * self-instruct: the 427 seed and evaluation instructions and the starts of the 2,016 vendored model
+      answers, plus near-duplicates.
+    Real public corpora of 10k+ rows (Self-Instruct's 52k generations, dolly-15k) could not be vendored
+    here; these keep their texts real and add the near-duplicate families a generated pool has.
+    """
+    preds = ROOT / "data" / "human_eval" / "predictions"
+    answers = [a for f in sorted(preds.glob("*_predictions.jsonl")) for a in _responses(f, 40)]
+    selfbehave = _gz_instructions(ROOT / "data" / "corpora" / "selfbehave" / "generated_instructions.jsonl.gz")
+    return {"selfbehave": _grow(selfbehave, 10_000, 1), "self-instruct": _grow(seed_texts + eval_texts + answers, 10_000, 2)}

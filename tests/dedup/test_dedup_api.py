@@ -14,7 +14,8 @@ from selfinstruct.errors import ConfigError
 
 
 def test_public_names_are_pinned():
-    assert dedup.__all__ == ["DedupConfig", "Decision", "NearDuplicateFilter", "ExactRougeFilter", "rouge_l_f"]
+    assert dedup.__all__ == ["DedupConfig", "Decision", "NearDuplicateFilter", "ExactRougeFilter", "rouge_l_f",
+                             "greedy_dedup"]
     for name in dedup.__all__:
         assert getattr(dedup, name) is not None
     with pytest.raises(AttributeError):
