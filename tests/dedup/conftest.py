@@ -134,11 +134,9 @@ def varied_2000(seed_texts: list[str], eval_texts: list[str]) -> list[str]:
     return texts
 
 
-def _gz_instructions(path: Path) -> list[str]:
-    import gzip
-
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return [json.loads(line)["instruction"] for line in fh if line.strip()]
+def _instructions(*paths: Path) -> list[str]:
+    return [json.loads(line)["instruction"] for path in paths
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _grow(public: list[str], size: int, seed: int) -> list[str]:
@@ -151,7 +149,7 @@ def _grow(public: list[str], size: int, seed: int) -> list[str]:
 
 @pytest.fixture(scope="session")
 def public_corpora(seed_texts: list[str], eval_texts: list[str]) -> dict[str, list[str]]:
-    """Two 10k-row corpora built from public rows (see data/corpora/*/SOURCE and data/README.md).
+    """Two 10k-row corpora built from public rows (see data/selfbehave/README.md and data/README.md).
 
     * selfbehave: the 2,086 SelfBehave generated instructions (long Gherkin texts), plus near-duplicates;
     * self-instruct: the 427 seed and evaluation instructions and the starts of the 2,016 vendored model
@@ -161,5 +159,7 @@ def public_corpora(seed_texts: list[str], eval_texts: list[str]) -> dict[str, li
     """
     preds = ROOT / "data" / "human_eval" / "predictions"
     answers = [a for f in sorted(preds.glob("*_predictions.jsonl")) for a in _responses(f, 40)]
-    selfbehave = _gz_instructions(ROOT / "data" / "corpora" / "selfbehave" / "generated_instructions.jsonl.gz")
+    vendored = ROOT / "data" / "selfbehave"
+    selfbehave = _instructions(vendored / "high_quality_generated_instances.jsonl",
+                               vendored / "mixed_quality_generated_instances.jsonl")
     return {"selfbehave": _grow(selfbehave, 10_000, 1), "self-instruct": _grow(seed_texts + eval_texts + answers, 10_000, 2)}
