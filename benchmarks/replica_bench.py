@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,7 +30,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_bench import PY, REPO, RESULTS, Simulator, write_input  # noqa: E402
+from _procs import output_ids, start_complete  # noqa: E402
+from engine_bench import RESULTS, Simulator, write_input  # noqa: E402
 
 REPLICAS = 4
 RPM = 1500
@@ -40,24 +40,20 @@ REQUESTS = 2000
 
 
 def run_client(inp: Path, out: Path, sims: list[Simulator], *, kill_after: float | None = None) -> dict:
-    cmd = [PY, "-m", "selfinstruct", "complete", str(inp), "--out", str(out), "--model", "sim",
-           "--rpm", str(RPM), "--progress-interval", "3600"]
-    for sim in sims:
-        cmd += ["--api-base", sim.url]
+    api_bases = [flag for sim in sims for flag in ("--api-base", sim.url)]
     killer = None
     if kill_after is not None:
         def kill() -> None:
             sims[0].proc.kill()
         killer = threading.Timer(kill_after, kill)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    proc = start_complete(inp, out, "--rpm", str(RPM), *api_bases)
     if killer is not None:
         killer.start()
     _, err = proc.communicate(timeout=900)
     wall = time.perf_counter() - t0
     stats = json.loads(out.with_name(out.stem + ".stats.json").read_text())
-    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    ids = output_ids(out)
     return {"exit": proc.returncode, "wall_s": wall, "stats": stats, "lines": len(ids), "unique_ids": len(set(ids)),
             "stderr_tail": err[-600:]}
 

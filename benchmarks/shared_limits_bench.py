@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_bench import PY, REPO, RESULTS, Simulator, free_port, write_input  # noqa: E402
+from _procs import output_ids, start_complete  # noqa: E402
+from engine_bench import RESULTS, Simulator, free_port, write_input  # noqa: E402
 
 RPM = 3000
 LATENCY_MS = 50
@@ -82,12 +83,10 @@ def run_pair(tmp: Path, name: str, *, redis: bool, kill_redis_after: float | Non
                 write_input(inp, per_process)
                 out = tmp / f"{name}_{p}_out.jsonl"
                 outs.append(out)
-                cmd = [PY, "-m", "selfinstruct", "complete", str(inp), "--out", str(out), "--api-base", sim.url,
-                       "--model", "sim", "--rpm", str(RPM), "--progress-interval", "3600"]
+                flags = ["--api-base", sim.url, "--rpm", str(RPM)]
                 if server is not None:
-                    cmd += ["--limits-redis", server.url]
-                procs.append(subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                              text=True, env=dict(os.environ, PYTHONPATH=str(REPO))))
+                    flags += ["--limits-redis", server.url]
+                procs.append(start_complete(inp, out, *flags))
             if kill_redis_after is not None and server is not None:
                 time.sleep(kill_redis_after)
                 server.kill()
@@ -99,7 +98,7 @@ def run_pair(tmp: Path, name: str, *, redis: bool, kill_redis_after: float | Non
                 server.kill()
     exactly_once = True
     for out in outs:
-        ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+        ids = output_ids(out)
         exactly_once &= len(ids) == len(set(ids)) == per_process
     total = 2 * PER_PROCESS
     calls = st["requests"]

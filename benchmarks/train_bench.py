@@ -236,10 +236,15 @@ def main() -> None:
             ours["supervised_tokens_per_second"] / seed["supervised_tokens_per_second"], 3),
     }
     stem = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"train_bench_{args.device}"
+    write_report(stem, report, to_markdown(report))
+
+
+def write_report(stem: Path, report: dict, markdown: str) -> None:
+    """``stem``.json (the figures) and ``stem``.md (the table); the table is printed too."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(to_markdown(report))
-    print(to_markdown(report))
+    stem.with_suffix(".md").write_text(markdown)
+    print(markdown)
 
 
 def to_markdown(r: dict) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from train_bench import build_model_dir, seed_task_records  # noqa: E402
+from train_bench import build_model_dir, seed_task_records, write_report  # noqa: E402
 
 RUNS = [  # (name, processes, torch threads per process)
     ("1 process x 1 thread", 1, 1),
@@ -124,10 +124,7 @@ def main() -> None:
         "examples_per_second_vs_1x1": {r["run"]: round(r["examples_per_second"] / base, 3) for r in results},
     }
     stem = Path(args.out)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(to_markdown(report))
-    print(to_markdown(report))
+    write_report(stem, report, to_markdown(report))
 
 
 def to_markdown(r: dict) -> str:

@@ -7,8 +7,8 @@ from a file when a crash lost its id), ``POST /batches/{id}/cancel``.
 
 Key hygiene is the online worker's: the key goes only to ``api_base``, and a
 redirect is never followed (3xx -> ``FatalEndpointError`` naming the URL). Every
-failure is translated here, once, into ``selfinstruct.errors`` types whose
-messages name the URL and the HTTP status, never the key.
+failure is translated once, here and in ``workers.http``, into ``selfinstruct.errors``
+types whose messages name the URL and the HTTP status, never the key.
 
 ``input_lines`` builds a batch input line (``custom_id``, ``method``, ``url``,
 ``body``) from a ``Request``; ``split_lines`` cuts lines into files that respect
@@ -17,7 +17,6 @@ the per-file limits (50,000 requests and 200 MB by default).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,9 +30,9 @@ from selfinstruct.errors import (
     RateLimited,
     RequestError,
     ServerError,
-    TransientNetworkError,
 )
-from workers.headers import error_message, parse_retry_after
+from workers.headers import parse_retry_after
+from workers.http import error_detail, exchange
 from workers.openai import EndpointConfig, OpenAIWorker
 
 __all__ = ["BatchWorker", "TERMINAL", "batch_url", "split_lines", "MAX_FILE_REQUESTS", "MAX_FILE_BYTES"]
@@ -158,18 +157,8 @@ class BatchWorker:
         if json_body is not None:
             data = orjson.dumps(json_body)
             headers["Content-Type"] = "application/json"
-        try:
-            # Never follow a redirect: it would carry the Authorization header to wherever the server points.
-            async with session.request(method, url, data=data, headers=headers, timeout=self._timeout,
-                                       allow_redirects=False) as resp:
-                status = resp.status
-                body = await resp.read()
-                resp_headers = resp.headers
-        except asyncio.TimeoutError as exc:
-            raise TransientNetworkError(f"{method} {url}: timed out", endpoint=url) from exc
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise TransientNetworkError(f"{method} {url}: connection failed ({type(exc).__name__})",
-                                        endpoint=url) from exc
+        status, body, resp_headers = await exchange(session, method, url, label=f"{method} {url}", data=data,
+                                                    headers=headers, timeout=self._timeout)
         if not 200 <= status < 300:
             raise self._error(method, url, status, body, resp_headers)
         if raw:
@@ -185,13 +174,7 @@ class BatchWorker:
         return obj
 
     def _error(self, method: str, url: str, status: int, raw: bytes, headers: Any) -> RequestError:
-        try:
-            body: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            body = raw[:500].decode("utf-8", "replace")
-        detail = " ".join(error_message(body).split())[:300]
-        if self._key and self._key in detail:
-            detail = detail.replace(self._key, "***")
+        _, detail = error_detail(raw, self._key)
         msg = f"{method} {url}: HTTP {status}" + (f": {detail}" if detail else "")
         if status == 429:
             return RateLimited(msg, endpoint=url, status=429, retry_after=parse_retry_after(headers))

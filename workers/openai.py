@@ -14,7 +14,6 @@ the URL, the status and the target), so the key never leaves ``api_base``.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +29,10 @@ from selfinstruct.errors import (
     RateLimited,
     RequestError,
     ServerError,
-    TransientNetworkError,
 )
 from workers.base import DEFAULT_MAX_TOKENS, ENDPOINTS, Choice, Request, Response, resolve_params
-from workers.headers import error_message, is_context_length_error, parse_rate_limit_headers, parse_retry_after
+from workers.headers import is_context_length_error, parse_rate_limit_headers, parse_retry_after
+from workers.http import error_detail, exchange
 
 __all__ = ["EndpointConfig", "OpenAIWorker", "parse_body"]
 
@@ -185,20 +184,9 @@ class OpenAIWorker:
         seconds = self.config.request_timeout if timeout is None else timeout
         headers = {**self._headers, "X-Client-Request-Id": request.id}
         data = orjson.dumps(self.build_body(request, max_tokens))
-        try:
-            # Never follow a redirect: it would carry the Authorization header to wherever the server points.
-            async with session.post(url, data=data, headers=headers, timeout=self._timeout(seconds),
-                                    allow_redirects=False) as resp:
-                status = resp.status
-                raw = await resp.read()
-                resp_headers = resp.headers
-        except asyncio.TimeoutError as exc:
-            raise TransientNetworkError(f"{url}: timed out after {seconds:g}s", endpoint=url) from exc
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise TransientNetworkError(f"{url}: connection failed ({type(exc).__name__})", endpoint=url) from exc
-        except aiohttp.ClientResponseError as exc:  # the HTTP message itself could not be parsed
-            raise MalformedResponse(f"{url}: unreadable HTTP response ({exc.status})", endpoint=url,
-                                    status=exc.status or None) from exc
+        status, raw, resp_headers = await exchange(session, "POST", url, label=url, data=data, headers=headers,
+                                                   timeout=self._timeout(seconds),
+                                                   timed_out=f"timed out after {seconds:g}s")
         if 200 <= status < 300:
             choices, usage, model = parse_body(raw, self._endpoint, url)
             return Response(choices=choices, usage=usage, model=model,
@@ -207,13 +195,7 @@ class OpenAIWorker:
 
     def _error(self, status: int, raw: bytes, headers: Any) -> RequestError:
         url = self.endpoint_url
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            body = raw[:500].decode("utf-8", "replace")
-        detail = " ".join(error_message(body).split())[:300]
-        if self._key and self._key in detail:
-            detail = detail.replace(self._key, "***")
+        body, detail = error_detail(raw, self._key)
         msg = f"{url}: HTTP {status}" + (f": {detail}" if detail else "")
         if status == 429:
             limited = RateLimited(msg, endpoint=url, status=429, retry_after=parse_retry_after(headers))

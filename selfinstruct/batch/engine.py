@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from selfinstruct.batch.config import BatchConfig
-from selfinstruct.engine.engine import Engine
+from selfinstruct.engine.engine import Engine, stored_answer
 from selfinstruct.engine.shutdown import until_stopped
 from selfinstruct.engine.store_batches import BatchRow, ClosedItem
 from selfinstruct.errors import (
@@ -89,14 +89,8 @@ class BatchEngine:
 
     # -- the contract ------------------------------------------------------------------
     async def call(self, request: Request, *, then: Then = None) -> Response:
-        stored = self.store.get_response(request.id)
-        if stored is not None:
-            self.stats.done += 1
-            self.stats.cached += 1
-            response = Response.from_json(stored)
-            op = then(response) if then is not None else None
-            if op is not None:
-                await self.store.submit(op)
+        response = await stored_answer(self.store, self.stats, request, then)
+        if response is not None:
             return response
         if self.fatal is not None:
             raise self.fatal

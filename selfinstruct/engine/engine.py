@@ -97,14 +97,8 @@ class Engine:
         answer commits in the same transaction as that operation: a crash keeps both or neither. An answer
         already in the store gets the operation committed on its own (a state from before answers and their
         derived records were committed together)."""
-        stored = self.store.get_response(request.id)
-        if stored is not None:
-            self.stats.done += 1
-            self.stats.cached += 1
-            response = Response.from_json(stored)
-            op = then(response) if then is not None else None
-            if op is not None:
-                await self.store.submit(op)
+        response = await stored_answer(self.store, self.stats, request, then)
+        if response is not None:
             return response
         try:
             return await self._call(request, then)
@@ -374,6 +368,22 @@ class Engine:
         state["excused"] = int(breaker.on_outage(now, probe=probe))
         if breaker.open and (probe or not was_open):
             self._breaker_moved(replica, now)
+
+
+async def stored_answer(store: CheckpointStore, stats: EngineStats, request: Request,
+                        then: Callable[[Response], Callable | None] | None) -> Response | None:
+    """The answer already stored for ``request``, counted as done from the cache, with ``then``'s operation
+    committed on its own; None when there is none. The online and the batch engine answer a resume the same way."""
+    stored = store.get_response(request.id)
+    if stored is None:
+        return None
+    stats.done += 1
+    stats.cached += 1
+    response = Response.from_json(stored)
+    op = then(response) if then is not None else None
+    if op is not None:
+        await store.submit(op)
+    return response
 
 
 def _prompt_chars(request: Request) -> int:

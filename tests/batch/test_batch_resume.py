@@ -66,16 +66,22 @@ def test_a_batch_interrupted_before_its_id_was_recorded_is_resolved_once(sim, tm
     assert server.stats(with_ids=False)["requests"] == 0
 
 
-def test_a_cancelled_batch_keeps_its_answers_and_resubmits_only_the_unfinished(sim, tmp_path):
-    server = sim(batch_seconds=1.0)
-    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    rows = write_requests(inp, 100)
+def start_until_submitted(server, inp, out):
+    """``complete`` started in batch mode, returned once its first batch is on the server (within 30 s)."""
     proc = cli(*complete_args(server, inp, out))
     deadline = time.monotonic() + 30
     while not server.stats(with_ids=False)["batch"]["submitted"]:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.01)
+    return proc
+
+
+def test_a_cancelled_batch_keeps_its_answers_and_resubmits_only_the_unfinished(sim, tmp_path):
+    server = sim(batch_seconds=1.0)
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rows = write_requests(inp, 100)
+    proc = start_until_submitted(server, inp, out)
     time.sleep(0.4)
     first = server.stats(with_ids=False)["batch"]["submitted"][0]
 
@@ -144,12 +150,7 @@ def test_sigterm_leaves_the_batch_in_flight_and_the_rerun_collects_it(sim, tmp_p
     server = sim(batch_seconds=2.0)
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     rows = write_requests(inp, 50)
-    proc = cli(*complete_args(server, inp, out))
-    deadline = time.monotonic() + 30
-    while not server.stats(with_ids=False)["batch"]["submitted"]:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    proc = start_until_submitted(server, inp, out)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err                       # interrupted at once, not after the batch

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
-
 import pytest
 
 from selfinstruct.dedup import DedupConfig, NearDuplicateFilter
@@ -16,37 +10,16 @@ from selfinstruct.errors import StorageError
 pytestmark = pytest.mark.redis
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed, and CI must run the redis tests")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """One redis-server for the module (``parts.RedisServer``: skips locally, fails in CI, when not installed)."""
+    from parts import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.start().url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def test_redis_index_makes_the_same_decisions(redis_url, corpora):
@@ -77,5 +50,7 @@ def test_two_generators_share_one_index(redis_url):
 
 
 def test_unreachable_redis_is_a_storage_error():
+    from parts import free_port
+
     with pytest.raises(StorageError, match="redis"):
-        NearDuplicateFilter(DedupConfig(storage="redis", redis_url=f"redis://127.0.0.1:{_free_port()}/0"))
+        NearDuplicateFilter(DedupConfig(storage="redis", redis_url=f"redis://127.0.0.1:{free_port()}/0"))

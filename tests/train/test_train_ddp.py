@@ -13,54 +13,21 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from selfinstruct.train.trainer import find_resume_checkpoint
+from train_helpers import kill_at_checkpoint, train_env, write_config
 
 pytestmark = pytest.mark.slow  # two launches of two processes each: 20-60 s a test on 2 shared cores
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORLD = 2
 BATCH = 2
-
-
-def _write_config(path: Path, model: Path, data: Path, out: Path, *, max_steps: int, accumulation: int,
-                  logging_steps: int, save_steps: int) -> Path:
-    path.write_text(f"""
-[model]
-name = "{model}"
-[data]
-path = "{data}"
-eval_fraction = 0.125
-[lora]
-dropout = 0.0
-[training]
-output_dir = "{out}"
-max_steps = {max_steps}
-learning_rate = 5e-3
-warmup_ratio = 0.0
-max_length = 96
-batch_size = {BATCH}
-gradient_accumulation_steps = {accumulation}
-logging_steps = {logging_steps}
-save_steps = {save_steps}
-save_total_limit = 3
-""")
-    return path
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false",
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p))
-    return env
 
 
 def _torchrun(config: Path) -> list[str]:
@@ -93,9 +60,10 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 def test_torchrun_two_ranks_train_one_adapter_with_gloo(tiny_qwen, alpaca_file, tmp_path):
     out = tmp_path / "out"
     steps, accumulation = 10, 2
-    cfg = _write_config(tmp_path / "c.toml", tiny_qwen, alpaca_file, out, max_steps=steps,
-                        accumulation=accumulation, logging_steps=1, save_steps=100)
-    proc = subprocess.run(_torchrun(cfg), cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    cfg = write_config(tmp_path / "c.toml", tiny_qwen, alpaca_file, out, max_steps=steps,
+                       batch_size=BATCH, accumulation=accumulation, logging_steps=1, save_steps=100)
+    proc = subprocess.run(_torchrun(cfg), cwd=REPO_ROOT, env=train_env(), capture_output=True, text=True,
+                          timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
 
@@ -139,27 +107,13 @@ def test_torchrun_two_ranks_train_one_adapter_with_gloo(tiny_qwen, alpaca_file, 
 def test_torchrun_kill_then_resume_continues_on_both_ranks(tiny_qwen, alpaca_file, tmp_path):
     out = tmp_path / "out"
     max_steps = 12
-    cfg = _write_config(tmp_path / "c.toml", tiny_qwen, alpaca_file, out, max_steps=max_steps,
-                        accumulation=1, logging_steps=1, save_steps=3)
-    log = (tmp_path / "first.log").open("wb")
-    proc = subprocess.Popen(_torchrun(cfg), cwd=REPO_ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 240
-        while find_resume_checkpoint(out) is None:
-            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.02)
-    finally:
-        _kill_tree(proc)
-        log.close()
-    assert not (out / "training_summary.json").exists(), "the first run finished before the kill"
-    checkpoint = find_resume_checkpoint(out)
-    state = json.loads((checkpoint / "trainer_state.json").read_text())
-    killed_at = state["global_step"]
+    cfg = write_config(tmp_path / "c.toml", tiny_qwen, alpaca_file, out, max_steps=max_steps,
+                       batch_size=BATCH, accumulation=1, logging_steps=1, save_steps=3)
+    checkpoint, killed_at, first_losses = kill_at_checkpoint(_torchrun(cfg), out, tmp_path / "first.log",
+                                                             _kill_tree)
     assert 3 <= killed_at < max_steps
-    first_losses = [e["loss"] for e in state["log_history"] if "loss" in e]
 
-    second = subprocess.run(_torchrun(cfg), cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    second = subprocess.run(_torchrun(cfg), cwd=REPO_ROOT, env=train_env(), capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
     s = json.loads((out / "training_summary.json").read_text())
     assert s["world_size"] == WORLD
@@ -177,8 +131,8 @@ def test_accelerate_launch_with_a_config_file_runs_two_ranks(tiny_qwen, alpaca_f
     """`accelerate launch --config_file` (distributed_type MULTI_GPU, 2 processes) on a CPU-only machine: gloo."""
     out = tmp_path / "out"
     steps = 4
-    cfg = _write_config(tmp_path / "c.toml", tiny_qwen, alpaca_file, out, max_steps=steps,
-                        accumulation=1, logging_steps=1, save_steps=100)
+    cfg = write_config(tmp_path / "c.toml", tiny_qwen, alpaca_file, out, max_steps=steps,
+                       batch_size=BATCH, accumulation=1, logging_steps=1, save_steps=100)
     accelerate_cfg = tmp_path / "accelerate.yaml"
     accelerate_cfg.write_text(
         "compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_machines: 1\n"
@@ -187,7 +141,7 @@ def test_accelerate_launch_with_a_config_file_runs_two_ranks(tiny_qwen, alpaca_f
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_cfg),
            "--main_process_port", "0",  # a free port
            "-m", "selfinstruct", "train", "--config", str(cfg)]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=train_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     s = json.loads((out / "training_summary.json").read_text())
     assert s["world_size"] == WORLD and s["distributed_backend"] == "gloo"

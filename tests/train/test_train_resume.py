@@ -3,76 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from selfinstruct.train.trainer import find_resume_checkpoint
+from train_helpers import kill_at_checkpoint, train_env, write_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAX_STEPS = 40
 
 
-def _write_config(path: Path, model: Path, data: Path, out: Path) -> Path:
-    path.write_text(f"""
-[model]
-name = "{model}"
-[data]
-path = "{data}"
-eval_fraction = 0.125
-[lora]
-dropout = 0.0
-[training]
-output_dir = "{out}"
-max_steps = {MAX_STEPS}
-learning_rate = 5e-3
-warmup_ratio = 0.0
-max_length = 96
-batch_size = 4
-gradient_accumulation_steps = 1
-logging_steps = 1
-save_steps = 5
-save_total_limit = 3
-""")
-    return path
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    return env
+def _kill(proc: subprocess.Popen) -> None:
+    proc.kill()  # SIGKILL
+    proc.wait(timeout=30)
 
 
 def test_kill_then_resume_continues_from_the_checkpoint(tiny_qwen, alpaca_file, tmp_path):
     out = tmp_path / "out"
-    cfg = _write_config(tmp_path / "c.toml", tiny_qwen, alpaca_file, out)
+    cfg = write_config(tmp_path / "c.toml", tiny_qwen, alpaca_file, out, max_steps=MAX_STEPS, batch_size=4,
+                       save_steps=5)
     cmd = [sys.executable, "-m", "selfinstruct", "train", "--config", str(cfg)]
-    log = (tmp_path / "first.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 240
-        while find_resume_checkpoint(out) is None:
-            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)  # a crash: no chance to clean up
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
-    assert not (out / "training_summary.json").exists(), "the first run finished before the kill"
-    checkpoint = find_resume_checkpoint(out)
-    state = json.loads((checkpoint / "trainer_state.json").read_text())
-    killed_at = state["global_step"]
+    checkpoint, killed_at, first_losses = kill_at_checkpoint(cmd, out, tmp_path / "first.log", _kill)
     assert 5 <= killed_at < MAX_STEPS
-    first_losses = [e["loss"] for e in state["log_history"] if "loss" in e]
 
-    second = subprocess.run(cmd, cwd=REPO_ROOT, env=_env(), capture_output=True, timeout=240)
+    second = subprocess.run(cmd, cwd=REPO_ROOT, env=train_env(), capture_output=True, timeout=240)
     assert second.returncode == 0, second.stderr.decode()[-3000:]
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["resumed_from_checkpoint"] == str(checkpoint)

@@ -30,8 +30,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from workers.simulated import wire
 from workers.simulated.config import SimConfig
 from workers.simulated.lm import answer, count_tokens
+from workers.simulated.wire import prompt_text
 
 __all__ = ["SimulatedBatches"]
 
@@ -47,9 +49,8 @@ def _error(status: int, message: str) -> web.Response:
 class SimulatedBatches:
     """The Files and Batches state of one simulated server."""
 
-    def __init__(self, config: SimConfig, prompt_text: Any):
+    def __init__(self, config: SimConfig):
         self.config = config
-        self._prompt_text = prompt_text  # server._prompt_text: the text the LM sees, as online
         self._auth = f"Bearer {config.api_key}" if config.api_key is not None else None
         self.reset()
 
@@ -236,25 +237,15 @@ class SimulatedBatches:
 
     def _answer(self, body: dict[str, Any], endpoint: str) -> dict[str, Any]:
         chat = endpoint == "/v1/chat/completions"
-        text = self._prompt_text(body, chat) or ""
+        text = prompt_text(body, chat) or ""
         max_tokens = body.get("max_tokens") or self.config.default_max_tokens
         temperature = body.get("temperature")
         answers = answer(text, max_tokens=max_tokens, stop=body.get("stop"), n=body.get("n") or 1,
                          temperature=1.0 if temperature is None else temperature, seed=body.get("seed"))
-        choices, completion_tokens = [], 0
-        for i, (out, finish) in enumerate(answers):
-            completion_tokens += count_tokens(out)
-            if chat:
-                choices.append({"index": i, "message": {"role": "assistant", "content": out},
-                                "logprobs": None, "finish_reason": finish})
-            else:
-                choices.append({"text": out, "index": i, "logprobs": None, "finish_reason": finish})
-        prompt_tokens = count_tokens(text)
-        return {"id": self._next("chatcmpl" if chat else "cmpl"),
-                "object": "chat.completion" if chat else "text_completion", "created": int(time.time()),
-                "model": body.get("model") or self.config.model_name, "choices": choices,
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens}}
+        choices, completion_tokens = wire.choices(answers, chat)
+        return wire.completion(self._next("chatcmpl" if chat else "cmpl"), chat,
+                               body.get("model") or self.config.model_name, choices, count_tokens(text),
+                               completion_tokens)
 
 
 def _line(custom_id: str, response: dict[str, Any] | None, error: dict[str, Any] | None) -> dict[str, Any]:

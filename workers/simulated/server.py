@@ -28,10 +28,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from workers.simulated import wire
 from workers.simulated.batches import SimulatedBatches
 from workers.simulated.config import SimConfig
 from workers.simulated.limits import RateLimiter
 from workers.simulated.lm import answer, count_tokens
+from workers.simulated.wire import prompt_text
 
 __all__ = ["SimulatedEndpoint"]
 
@@ -40,27 +42,6 @@ _JSON = "application/json"
 
 def _error_body(message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
     return orjson.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}})
-
-
-def _prompt_text(body: dict[str, Any], chat: bool) -> str | None:
-    """The text the LM sees: the prompt, or the chat messages' contents joined by blank lines."""
-    if chat:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return None
-        parts = []
-        for m in messages:
-            content = m.get("content") if isinstance(m, dict) else None
-            if isinstance(content, list):  # content parts: keep the text ones
-                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-            if not isinstance(content, str):
-                return None
-            parts.append(content)
-        return "\n\n".join(parts)
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    return prompt if isinstance(prompt, str) else None
 
 
 class SimulatedEndpoint:
@@ -72,7 +53,7 @@ class SimulatedEndpoint:
         self._runner: web.AppRunner | None = None
         self.url: str | None = None
         self._faulty = any(getattr(self.config, p) for p in ("p_500", "p_503", "p_drop", "p_hang", "p_malformed"))
-        self.batches = SimulatedBatches(self.config, _prompt_text)  # the Files and Batches routes
+        self.batches = SimulatedBatches(self.config)  # the Files and Batches routes
         self._reset()
 
     def _reset(self) -> None:
@@ -245,7 +226,7 @@ class SimulatedEndpoint:
             return self._bad_request("We could not parse the JSON body of your request.")
         if not isinstance(body, dict):
             return self._bad_request("The request body must be a JSON object.")
-        text = _prompt_text(body, chat)
+        text = prompt_text(body, chat)
         if text is None:
             return self._bad_request("'messages' must be a non-empty list of messages with string content" if chat
                                      else "'prompt' must be a string", "messages" if chat else "prompt")
@@ -308,28 +289,14 @@ class SimulatedEndpoint:
         temperature = body.get("temperature")
         answers = answer(text, max_tokens=max_tokens, stop=stop, n=n,
                          temperature=1.0 if temperature is None else temperature, seed=body.get("seed"))
-        completion_tokens = 0
-        choices = []
-        for i, (out, finish) in enumerate(answers):
-            completion_tokens += count_tokens(out)
-            if chat:
-                choices.append({"index": i, "message": {"role": "assistant", "content": out},
-                                "logprobs": None, "finish_reason": finish})
-            else:
-                choices.append({"text": out, "index": i, "logprobs": None, "finish_reason": finish})
+        choices, completion_tokens = wire.choices(answers, chat)
         delay = self._latency(completion_tokens)
         if delay > 0.0:
             await asyncio.sleep(delay)
         self._serial += 1
-        payload = orjson.dumps({
-            "id": f"{'chatcmpl' if chat else 'cmpl'}-sim{self._serial}",
-            "object": "chat.completion" if chat else "text_completion",
-            "created": int(time.time()),
-            "model": body.get("model") or cfg.model_name,
-            "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
-        })
+        payload = orjson.dumps(wire.completion(f"{'chatcmpl' if chat else 'cmpl'}-sim{self._serial}", chat,
+                                               body.get("model") or cfg.model_name, choices, prompt_tokens,
+                                               completion_tokens))
         if malformed:
             # Half the time a truncated body, half the time something that is not JSON at all.
             payload = payload[: len(payload) // 2] if self._rng.random() < 0.5 else b"<html>upstream error</html>"
