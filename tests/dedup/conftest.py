@@ -134,11 +134,6 @@ def varied_2000(seed_texts: list[str], eval_texts: list[str]) -> list[str]:
     return texts
 
 
-def _instructions(*paths: Path) -> list[str]:
-    return [json.loads(line)["instruction"] for path in paths
-            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def _grow(public: list[str], size: int, seed: int) -> list[str]:
     """Every public row once, then near-duplicates of random public rows (1 to 4 word edits) up to ``size``."""
     rng = random.Random(seed)
@@ -160,6 +155,6 @@ def public_corpora(seed_texts: list[str], eval_texts: list[str]) -> dict[str, li
     preds = ROOT / "data" / "human_eval" / "predictions"
     answers = [a for f in sorted(preds.glob("*_predictions.jsonl")) for a in _responses(f, 40)]
     vendored = ROOT / "data" / "selfbehave"
-    selfbehave = _instructions(vendored / "high_quality_generated_instances.jsonl",
-                               vendored / "mixed_quality_generated_instances.jsonl")
+    selfbehave = (_instructions(vendored / "high_quality_generated_instances.jsonl")
+                  + _instructions(vendored / "mixed_quality_generated_instances.jsonl"))
     return {"selfbehave": _grow(selfbehave, 10_000, 1), "self-instruct": _grow(seed_texts + eval_texts + answers, 10_000, 2)}

@@ -8,8 +8,6 @@ import signal
 import sqlite3
 import time
 
-import pytest
-
 from tests.engine.conftest import cli, read_output, wait_for_lines, write_requests
 
 
@@ -52,7 +50,7 @@ def test_complete_answers_every_id_once(sim, tmp_path):
 def test_chat_lines_pick_the_chat_endpoint_and_prompt_lines_mix_in(sim, tmp_path):
     server = sim()
     inp = tmp_path / "in.jsonl"
-    rows = write_requests(inp, 30, chat_every=2)      # line 1 has messages -> chat
+    write_requests(inp, 30, chat_every=2)      # line 1 has messages -> chat
     out = tmp_path / "out.jsonl"
     code, _, err = run_cli("complete", str(inp), "--out", str(out), "--api-base", server.url, "--model", "sim")
     assert code == 0, err

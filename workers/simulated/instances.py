@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import re
 
-from workers.simulated import vocab as V
 
 __all__ = ["is_classification", "needs_input", "labels_in", "topic_of", "input_first", "output_first"]
 
