@@ -36,6 +36,7 @@ from selfinstruct.rouge import Vocabulary
 __all__ = ["GreedyResult", "greedy_dedup", "greedy_from_edges", "score_pairs", "f_measure_pairs"]
 
 _TOP = 10
+_SCORE_SLICE = 1 << 19  # candidate pairs scored at once
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,13 +67,16 @@ def f_measure_pairs(lcs: np.ndarray, len_target: np.ndarray, len_pred: np.ndarra
 
 def score_pairs(seqs: Sequence[str], lens: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Exact ROUGE-L F of text b (target) against text a (prediction), pair by pair."""
-    if a.size == 0:
-        return np.zeros(0, dtype=np.float64)
-    if a.size == 1:
-        lcs = np.array([LCSseq.similarity(seqs[int(b[0])], seqs[int(a[0])])])
-    else:
-        lcs = process.cpdist(itemgetter(*b.tolist())(seqs), itemgetter(*a.tolist())(seqs),
-                             scorer=LCSseq.similarity, dtype=np.int32, workers=1)
+    lcs = np.zeros(a.size, dtype=np.int32)
+    # In slices: the Python lists cpdist needs cost about 80 bytes a pair, and a late chunk of a
+    # million texts has millions of candidates (this was the run's memory peak).
+    for lo in range(0, a.size, _SCORE_SLICE):
+        sa, sb = a[lo: lo + _SCORE_SLICE], b[lo: lo + _SCORE_SLICE]
+        if sa.size == 1:
+            lcs[lo] = LCSseq.similarity(seqs[int(sb[0])], seqs[int(sa[0])])
+        else:
+            lcs[lo: lo + sa.size] = process.cpdist(itemgetter(*sb.tolist())(seqs), itemgetter(*sa.tolist())(seqs),
+                                                   scorer=LCSseq.similarity, dtype=np.int32, workers=1)
     return f_measure_pairs(lcs, lens[b].astype(np.float64), lens[a].astype(np.float64))
 
 
