@@ -54,7 +54,7 @@ from selfinstruct.errors import InputError
 
 __all__ = ["PAIR_MAX_TOKENS", "REST_UNKNOWN", "alpha_lb", "length_ok", "positional_ok", "length_window", "occurrence_features",
            "frequency_order", "Features", "text_keys",
-           "unique_pairs", "SKETCH_BUCKETS", "overlap_sketch", "overlap_ok"]
+           "unique_pairs", "SKETCH_BUCKETS", "overlap_sketch", "overlap_ok", "rest_floor"]
 
 PAIR_MAX_TOKENS = 48
 REST_UNKNOWN = 1 << 40  # a "features after the key" count that was not kept (always passes)
@@ -252,6 +252,16 @@ def overlap_ok(sketch: np.ndarray, lens: np.ndarray, a: np.ndarray, b: np.ndarra
         need = np.ceil((threshold - _SLACK) * (la + lb) / 2.0 - _SLACK)
         ok[lo: lo + sa.size] = (bound >= need) | (la >= _SKETCH_MAX) | (lb >= _SKETCH_MAX)
     return ok
+
+
+def rest_floor(m: np.ndarray, low: np.ndarray, threshold: float) -> np.ndarray:
+    """The least ``rest`` a partner's entry can have to pass ``positional_ok``, given it has >= ``low`` tokens.
+
+    ``need`` there grows with the partner's length, so its value at ``low`` bounds it from below; a partner
+    needs 2 + rest >= need.  A cheap integer test that drops most posting entries before ``positional_ok``.
+    """
+    need = np.ceil((threshold - _SLACK) * (low + m) / 2.0 - _SLACK)
+    return np.maximum(need - 2, 0)
 
 
 def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
