@@ -106,11 +106,15 @@ class KeyIndex:
                 rest_a[rest_a >= _CAP] = REST_UNKNOWN
                 len_a = ((entry >> _LEN_SHIFT) & _CAP64).astype(np.int64)
                 ok = positional_ok(rest_a, rest[owner], len_a, lens[owner], threshold)
-                found_a.append(ids[at][ok].astype(np.int64))
-                found_b.append(items[owner[ok]])
+                found_a.append(ids[at][ok])  # 4 bytes an id while a late chunk's matches pile up
+                found_b.append(items[owner[ok]].astype(np.uint32))
         if not found_a:
             return _NONE, _NONE
-        return unique_pairs(np.concatenate(found_a), np.concatenate(found_b))
+        a = np.concatenate(found_a).astype(np.int64)
+        found_a.clear()
+        b = np.concatenate(found_b).astype(np.int64)
+        found_b.clear()
+        return unique_pairs(a, b)
 
 
 def pairs_within(keys: np.ndarray, items: np.ndarray, rest: np.ndarray, lens: np.ndarray,
