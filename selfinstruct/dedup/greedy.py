@@ -8,8 +8,10 @@ every pair above the threshold (no miss probability, unlike MinHash-LSH).
 
 Texts are processed in chunks, in input order.  A chunk's candidates are its
 texts' keys looked up in an index of the kept texts so far, plus the pairs
-inside the chunk; the candidates are scored exactly in bulk (rapidfuzz's
-``cpdist``), and the pairs above the threshold are the chunk's *edges*.
+inside the chunk; candidates whose bucketed overlap bound (prefix.overlap_ok)
+cannot reach alpha are dropped (most of them; the bound is an upper bound,
+so no pair above the threshold goes), the rest are scored exactly in bulk
+(rapidfuzz's ``cpdist``), and the pairs above the threshold are the chunk's *edges*.
 ``greedy_from_edges`` then decides the chunk in order, linear in the edges:
 a text is kept iff no earlier kept text links to it.  Only kept texts enter
 the index, so a family of rejected near-duplicates costs nothing later.  The
@@ -30,12 +32,13 @@ from rapidfuzz.distance import LCSseq
 
 from selfinstruct.dedup.config import DedupConfig
 from selfinstruct.dedup.postings import KeyIndex, pairs_within
-from selfinstruct.dedup.prefix import Features, text_keys
+from selfinstruct.dedup.prefix import Features, overlap_ok, overlap_sketch, text_keys
 from selfinstruct.rouge import Vocabulary
 
 __all__ = ["GreedyResult", "greedy_dedup", "greedy_from_edges", "score_pairs", "f_measure_pairs"]
 
 _TOP = 10
+_SCORE_SLICE = 1 << 19  # candidate pairs scored at once
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +53,7 @@ class GreedyResult:
     matches: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
     edges: int = 0
     candidates: int = 0
+    scored: int = 0
     chunk_seconds: list[float] = field(default_factory=list)
 
 
@@ -66,13 +70,16 @@ def f_measure_pairs(lcs: np.ndarray, len_target: np.ndarray, len_pred: np.ndarra
 
 def score_pairs(seqs: Sequence[str], lens: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Exact ROUGE-L F of text b (target) against text a (prediction), pair by pair."""
-    if a.size == 0:
-        return np.zeros(0, dtype=np.float64)
-    if a.size == 1:
-        lcs = np.array([LCSseq.similarity(seqs[int(b[0])], seqs[int(a[0])])])
-    else:
-        lcs = process.cpdist(itemgetter(*b.tolist())(seqs), itemgetter(*a.tolist())(seqs),
-                             scorer=LCSseq.similarity, dtype=np.int32, workers=1)
+    lcs = np.zeros(a.size, dtype=np.int32)
+    # In slices: the Python lists cpdist needs cost about 80 bytes a pair, and a late chunk of a
+    # million texts has millions of candidates (this was the run's memory peak).
+    for lo in range(0, a.size, _SCORE_SLICE):
+        sa, sb = a[lo: lo + _SCORE_SLICE], b[lo: lo + _SCORE_SLICE]
+        if sa.size == 1:
+            lcs[lo] = LCSseq.similarity(seqs[int(sb[0])], seqs[int(sa[0])])
+        else:
+            lcs[lo: lo + sa.size] = process.cpdist(itemgetter(*sb.tolist())(seqs), itemgetter(*sa.tolist())(seqs),
+                                                   scorer=LCSseq.similarity, dtype=np.int32, workers=1)
     return f_measure_pairs(lcs, lens[b].astype(np.float64), lens[a].astype(np.float64))
 
 
@@ -115,6 +122,7 @@ def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: Ded
     total = len(seqs)
     feats = Features.of_token_strings(seqs)
     lens = feats.lens
+    sketch = overlap_sketch(feats)
     t = config.threshold
     empty = lens == 0
     keep = np.ones(total, dtype=bool)
@@ -126,7 +134,7 @@ def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: Ded
     if first:
         seed_keys, seed_items, seed_rest = text_keys(feats, np.arange(first, dtype=np.int64), t)
         index.insert(seed_keys, seed_items, seed_rest, lens[seed_items])
-    n_edges = n_cand = 0
+    n_edges = n_cand = n_scored = 0
     chunk_seconds = []
     for lo in range(first, total, chunk_items):
         t0 = time.perf_counter()
@@ -136,6 +144,9 @@ def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: Ded
         wa, wb = pairs_within(keys, items, rest, lens[items], t)
         a, b = np.concatenate([pa, wa]), np.concatenate([pb, wb])
         n_cand += a.size
+        bounded = overlap_ok(sketch, lens, a, b, t)  # most candidates cannot reach alpha: no LCS for them
+        a, b = a[bounded], b[bounded]
+        n_scored += a.size
         scores = score_pairs(seqs, lens, a, b)
         above = scores > t  # the original rejects on max > threshold, so F == t is kept
         n_edges += int(above.sum())
@@ -147,4 +158,4 @@ def greedy_dedup(texts: Sequence[str], *, seeds: Sequence[str] = (), config: Ded
     sl = slice(first, total)
     return GreedyResult(keep=keep[sl], match=match[sl], score=best[sl], untokenizable=empty[sl],
                         matches={j - first: v for j, v in matches.items()}, edges=n_edges, candidates=n_cand,
-                        chunk_seconds=chunk_seconds)
+                        scored=n_scored, chunk_seconds=chunk_seconds)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from selfinstruct.dedup.prefix import REST_UNKNOWN, length_window, positional_ok, unique_pairs
+from selfinstruct.dedup.prefix import REST_UNKNOWN, length_window, positional_ok, rest_floor, unique_pairs
 
 __all__ = ["KeyIndex", "pairs_within"]
 
@@ -76,9 +76,12 @@ class KeyIndex:
         live = low <= high  # the frequent keys, late in a prefix, mostly have an empty window
         keys, items, rest, lens, low, high = keys[live], items[live], rest[live], lens[live], low[live], high[live]
         base = keys.astype(np.uint64) << _SHIFT
-        start = base | (np.minimum(low, _CAP).astype(np.uint64) << _LEN_SHIFT)
+        low = np.minimum(low, _CAP)
+        start = base | (low.astype(np.uint64) << _LEN_SHIFT)
         order = np.argsort(start)  # sorted needles: searchsorted walks each run once, cache-friendly
         start, items, rest, lens = start[order], items[order], rest[order], lens[order]
+        # Stored rests saturate at _CAP, so a floor above it is lowered to _CAP (saturated entries pass).
+        floor = np.minimum(rest_floor(lens, low[order], threshold), _CAP).astype(np.uint64)
         # + not |: a window reaching the length cap ends exactly where the next key begins.
         stop = base[order] + ((np.minimum(high[order], _CAP).astype(np.uint64) + np.uint64(1)) << _LEN_SHIFT)
         found_a, found_b = [], []
@@ -96,15 +99,22 @@ class KeyIndex:
                     continue
                 at = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
                 entry = comp[at]
+                owner = np.repeat(q, lengths)
+                near = (entry & _CAP64) >= floor[owner]  # most entries fail here, cheaply
+                at, entry, owner = at[near], entry[near], owner[near]
                 rest_a = (entry & _CAP64).astype(np.int64)
                 rest_a[rest_a >= _CAP] = REST_UNKNOWN
                 len_a = ((entry >> _LEN_SHIFT) & _CAP64).astype(np.int64)
-                ok = positional_ok(rest_a, np.repeat(rest[q], lengths), len_a, np.repeat(lens[q], lengths), threshold)
-                found_a.append(ids[at][ok].astype(np.int64))
-                found_b.append(np.repeat(items[q], lengths)[ok])
+                ok = positional_ok(rest_a, rest[owner], len_a, lens[owner], threshold)
+                found_a.append(ids[at][ok])  # 4 bytes an id while a late chunk's matches pile up
+                found_b.append(items[owner[ok]].astype(np.uint32))
         if not found_a:
             return _NONE, _NONE
-        return unique_pairs(np.concatenate(found_a), np.concatenate(found_b))
+        a = np.concatenate(found_a).astype(np.int64)
+        found_a.clear()
+        b = np.concatenate(found_b).astype(np.int64)
+        found_b.clear()
+        return unique_pairs(a, b)
 
 
 def pairs_within(keys: np.ndarray, items: np.ndarray, rest: np.ndarray, lens: np.ndarray,

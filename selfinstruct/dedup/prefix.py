@@ -54,7 +54,7 @@ from selfinstruct.errors import InputError
 
 __all__ = ["PAIR_MAX_TOKENS", "REST_UNKNOWN", "alpha_lb", "length_ok", "positional_ok", "length_window", "occurrence_features",
            "frequency_order", "Features", "text_keys",
-           "unique_pairs"]
+           "unique_pairs", "SKETCH_BUCKETS", "overlap_sketch", "overlap_ok", "rest_floor"]
 
 PAIR_MAX_TOKENS = 48
 REST_UNKNOWN = 1 << 40  # a "features after the key" count that was not kept (always passes)
@@ -210,6 +210,58 @@ def length_window(m: np.ndarray, rest: np.ndarray, threshold: float) -> tuple[np
         return low.astype(np.int64), np.full(m.shape, REST_UNKNOWN, dtype=np.int64)
     high = np.floor(np.minimum(m * (2.0 - t) / t, 2.0 * (2.0 + rest) / t - m) + 1e-6)
     return low.astype(np.int64), np.minimum(high, REST_UNKNOWN).astype(np.int64)
+
+
+SKETCH_BUCKETS = 64
+_SKETCH_MAX = 255  # a text this long may overflow a uint8 bucket: its pairs always pass
+
+
+def overlap_sketch(feats: Features, items: int = 1 << 16) -> np.ndarray:
+    """Per text, how many of its features fall in each of 64 buckets (rank mod 64): uint8, (texts, 64).
+
+    Step 2 of the proof needs O >= alpha for F > t.  Two texts' common features
+    fall in the same buckets, so O <= sum over buckets of min(count_a, count_b):
+    an upper bound on O from 64 bytes a text, checked for millions of candidate
+    pairs at the cost of a few numpy passes instead of an exact LCS each.
+    Built ``items`` texts at a time (bincount needs an int64 per bucket).
+    """
+    n = feats.lens.size
+    out = np.zeros((n, SKETCH_BUCKETS), dtype=np.uint8)
+    for lo in range(0, n, items):
+        hi = min(n, lo + items)
+        lens = feats.lens[lo:hi]
+        begin = int(feats.starts[lo])
+        ranks = feats.ranks[begin: begin + int(lens.sum())]
+        cell = np.repeat(np.arange(hi - lo, dtype=np.int64) * SKETCH_BUCKETS, lens) + (ranks % SKETCH_BUCKETS)
+        counts = np.bincount(cell, minlength=(hi - lo) * SKETCH_BUCKETS)
+        out[lo:hi] = np.minimum(counts, _SKETCH_MAX).reshape(hi - lo, SKETCH_BUCKETS)
+    return out
+
+
+def overlap_ok(sketch: np.ndarray, lens: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: float,
+               pairs: int = 1 << 18) -> np.ndarray:
+    """Per pair (a[i], b[i]): could the bucket bound on the overlap (``overlap_sketch``) reach alpha?
+
+    Slack as in ``positional_ok``, so no pair above the threshold fails.  In slices of ``pairs``.
+    """
+    ok = np.ones(a.size, dtype=bool)
+    for lo in range(0, a.size, pairs):
+        sa, sb = a[lo: lo + pairs], b[lo: lo + pairs]
+        la, lb = lens[sa], lens[sb]
+        bound = np.minimum(sketch[sa], sketch[sb]).sum(axis=1, dtype=np.int64)
+        need = np.ceil((threshold - _SLACK) * (la + lb) / 2.0 - _SLACK)
+        ok[lo: lo + sa.size] = (bound >= need) | (la >= _SKETCH_MAX) | (lb >= _SKETCH_MAX)
+    return ok
+
+
+def rest_floor(m: np.ndarray, low: np.ndarray, threshold: float) -> np.ndarray:
+    """The least ``rest`` a partner's entry can have to pass ``positional_ok``, given it has >= ``low`` tokens.
+
+    ``need`` there grows with the partner's length, so its value at ``low`` bounds it from below; a partner
+    needs 2 + rest >= need.  A cheap integer test that drops most posting entries before ``positional_ok``.
+    """
+    need = np.ceil((threshold - _SLACK) * (low + m) / 2.0 - _SLACK)
+    return np.maximum(need - 2, 0)
 
 
 def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
