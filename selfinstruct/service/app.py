@@ -168,5 +168,5 @@ def build_app(manager: JobManager, *, hosts: HostPolicy, token: str | None = Non
     app.router.add_post("/jobs/{id}/{action:pause|resume|cancel}", job_action)
     app.router.add_get("/jobs/{id}/output", job_output)
     add_dashboard(app, token=token)
-    add_review_routes(app, manager, review_templates)  # /jobs/{id}/reviews, /reviews/*: see service.reviews
+    add_review_routes(app, review_templates)  # /jobs/{id}/reviews, /reviews/*: see service.reviews
     return app

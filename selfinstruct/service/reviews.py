@@ -30,7 +30,7 @@ from selfinstruct.review.stats import Rating, summarize
 from selfinstruct.review.table import ratings_csv, ratings_jsonl
 from selfinstruct.review.templates import BUILTIN, AnswerError, Criterion, Template, check_answers
 from selfinstruct.service.dashboard.layout import page, respond
-from selfinstruct.service.manager import JobManager
+from selfinstruct.service.dashboard.state import MANAGER
 from selfinstruct.service.store import ReviewRecord, ReviewStore
 
 __all__ = ["add_review_routes", "MAX_SIZE"]
@@ -42,7 +42,6 @@ MAX_NOTE = 4000
 
 _REVIEWS = web.AppKey("reviews", ReviewStore)
 _TEMPLATES = web.AppKey("review_templates", dict)
-_MANAGER = web.AppKey("review_manager", JobManager)
 
 
 def _json(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
@@ -93,7 +92,7 @@ def _ratings(store: ReviewStore, rec: ReviewRecord) -> list[Rating]:
 
 
 async def create_review(request: web.Request) -> web.Response:
-    manager = request.app[_MANAGER]
+    manager = request.app[MANAGER]
     job = manager.get(request.match_info["id"])  # UnknownJob -> 404
     body = await _body(request)
     unknown = set(body) - {"size", "seed", "template"}
@@ -120,7 +119,7 @@ async def create_review(request: web.Request) -> web.Response:
 
 
 async def job_reviews(request: web.Request) -> web.Response:
-    job = request.app[_MANAGER].get(request.match_info["id"])
+    job = request.app[MANAGER].get(request.match_info["id"])
     store = request.app[_REVIEWS]
     return _json({"reviews": [_listing(store, rec) for rec in store.all(job=job.id)]})
 
@@ -201,7 +200,7 @@ def _page(title: str, body: str) -> web.Response:
 
 
 async def reviews_page(request: web.Request) -> web.Response:
-    manager, store = request.app[_MANAGER], request.app[_REVIEWS]
+    manager, store = request.app[MANAGER], request.app[_REVIEWS]
     jobs = [(rec.id, rec.state, rec.spec.get("model", "")) for rec in manager.store.all()]
     reviews = [_listing(store, rec) for rec in store.all()]
     return _page("Reviews", list_page(jobs, reviews, sorted(request.app[_TEMPLATES])))
@@ -212,11 +211,10 @@ async def rate_page_handler(request: web.Request) -> web.Response:
     return _page(f"Review {rec.id}", rate_page(rec.id, rec.job, rec.template))
 
 
-def add_review_routes(app: web.Application, manager: JobManager,
-                      templates: Mapping[str, Template] | None = None) -> None:
-    """Register the review routes on the service app; ``templates`` are the config's custom ones."""
-    app[_MANAGER] = manager
-    app[_REVIEWS] = ReviewStore(manager.store)
+def add_review_routes(app: web.Application, templates: Mapping[str, Template] | None = None) -> None:
+    """Register the review routes on the service app (its job manager under ``MANAGER`` already set);
+    ``templates`` are the config's custom ones."""
+    app[_REVIEWS] = ReviewStore(app[MANAGER].store)
     app[_TEMPLATES] = {**BUILTIN, **(templates or {})}
     app.router.add_post("/jobs/{id}/reviews", create_review)
     app.router.add_get("/jobs/{id}/reviews", job_reviews)
