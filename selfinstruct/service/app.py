@@ -42,7 +42,7 @@ from selfinstruct.service.metrics import build_registry, render
 from selfinstruct.service.reviews import add_review_routes
 from selfinstruct.service.spec import validate_spec
 
-__all__ = ["build_app", "result_path", "BadFileName", "MANAGER"]
+__all__ = ["build_app", "result_path", "BadFileName"]
 
 _REGISTRY = web.AppKey("registry", object)
 _PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
